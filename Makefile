@@ -1,0 +1,48 @@
+# The README's two commands are `make demo` and `make test`; everything else
+# here serves them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# Ryu 4.34 builds only with setuptools < 67 (pkg_resources API it relies on);
+# the constraint also reaches pip's isolated build environment.
+export PIP_CONSTRAINT := $(CURDIR)/constraints/build.txt
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Debian packages the integration tests drive: real BGP routers and netns tools.
+DEBIAN_PACKAGES := gobgpd bird2 iproute2 tcpdump procps
+
+.PHONY: venv install debs test unit integration lint demo clean
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q 'setuptools<67' wheel
+	touch $@
+
+venv: $(VENV)/.created
+
+# Non-editable on purpose: the wheel carries ryu_kovn_startup.pth, which an
+# editable install would not place in site-packages.
+install: venv
+	$(PIP) install -q --no-build-isolation '.[test]'
+
+debs:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root to install)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check ryu_kovn tests setup.py
+
+unit: install
+	$(VENV)/bin/pytest tests/unit
+
+test: install debs lint
+	$(VENV)/bin/pytest tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info
