@@ -2,7 +2,7 @@
 
 Stock ``ryu-manager`` imports ``ryu.app.wsgi`` before it loads any application,
 and that import fails on eventlet >= 0.30.3.  The only code that runs earlier is
-a ``.pth`` file, so the wheel carries one that arms ``ryu_kovn.startup``.
+a ``.pth`` file, so the wheel carries one that arms ``ryu_kovn.ryu_fixes.eventlet_wsgi``.
 Everything else about the package is declared in setup.cfg.
 """
 

@@ -1,0 +1,23 @@
+"""Every workaround for a bug or gap in Ryu 4.34 / eventlet, and nothing else.
+
+Each module names the defect it repairs so it can be deleted the day the defect
+is gone.  Nothing here is imported at package import time: the ``.pth`` start-up
+hook imports :mod:`.eventlet_wsgi` in every interpreter of the environment.
+
+- :mod:`.eventlet_wsgi`: ``ryu-manager`` dies at import on eventlet >= 0.30.3
+  (``from eventlet.wsgi import ALREADY_HANDLED``).
+- :mod:`.bgp_sockets`: TCP MD5 raises ``TypeError`` on Python 3
+  (``ryu.lib.sockaddr`` pads bytes with a str), and BGP sockets carry no TTL
+  setting at all (eBGP needs TTL 1 unless multihop is configured).
+- :mod:`.next_hop`: Ryu takes the eBGP next hop from the session's bound
+  address only; ryu-kovn needs the route-lookup source with the ``node_ips``
+  substitution, re-evaluated when routing changes.
+- :mod:`.listeners`: the core listens on its first host only (it blocks on
+  that listener before binding the next), so passive mode never accepts IPv6.
+- :mod:`.peer_output`: IPv4/IPv6 unicast paths are sent to peers that did not
+  negotiate the family, and one failed UPDATE kills the peer for good.
+- :mod:`.rtconf_limits`: hold time < 10 s and connect retry < 10 s are refused,
+  though RFC 4271 and kube-ovn allow a 3 s hold time.
+- :mod:`.api_log`: ``ryu.services.protocols.bgp.api.base.call`` logs every API
+  call's keyword arguments at INFO, the neighbor password included.
+"""
