@@ -1,0 +1,71 @@
+"""The Ryu application: ``ryu-manager ryu_kovn.app --config-file FILE``.
+
+It validates the configuration, wires the parts together and owns their
+greenthreads; the logic lives in the modules it wires.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import ClassVar
+
+import netaddr
+from ryu.app.wsgi import WSGIApplication
+from ryu.base import app_manager
+from ryu.lib import hub
+
+from ryu_kovn import config, redaction
+from ryu_kovn.bgp.speaker import Neighbor, Speaker
+from ryu_kovn.rest import APP_KEY, RestController
+
+LOG = logging.getLogger("ryu_kovn")
+
+# ryu-manager parses the config file before it imports this module; options
+# registered now still read their values from it (oslo.config reads lazily).
+config.register_opts()
+config.apply_ryu_defaults()
+
+
+class RyuKovnApp(app_manager.RyuApp):
+    _CONTEXTS: ClassVar[dict[str, type]] = {"wsgi": WSGIApplication}
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.name = "ryu_kovn"
+        try:
+            self.settings = config.validate()
+        except config.ConfigError as err:
+            # Before any session opens: one clear message, non-zero exit.
+            LOG.error("refusing to start: %s", err)
+            print(f"ryu-kovn: refusing to start: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+        if self.settings.auth_password is not None:
+            redaction.install([self.settings.auth_password.reveal()])
+        self.speaker = Speaker(self.settings)
+        self._by_address = {n.address: n for n in self.speaker.neighbors}
+        kwargs["wsgi"].register(RestController, {APP_KEY: self})
+
+    def start(self):  # type: ignore[no-untyped-def]
+        super().start()
+        self.speaker.start()
+        # ryu-manager runs until every thread an app's start() returns has
+        # ended; this one lives until stop(), whatever else is loaded.
+        self._stopped = hub.Event()
+        return hub.spawn(self._stopped.wait)
+
+    def stop(self) -> None:
+        self.speaker.stop()
+        self._stopped.set()
+        super().stop()
+
+    def find_neighbor(self, address: str) -> Neighbor | None:
+        try:
+            key = str(netaddr.IPAddress(address))
+        except (netaddr.AddrFormatError, ValueError):
+            return None
+        return self._by_address.get(key)
+
+    def readiness(self) -> tuple[bool, list[str]]:
+        waiting = [] if self.speaker.core is not None else ["bgp core"]
+        return not waiting, waiting

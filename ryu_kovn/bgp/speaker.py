@@ -1,0 +1,244 @@
+"""The BGP speaker as the rest of ryu-kovn sees it.
+
+Everything that touches Ryu's BGP core lives behind :class:`Speaker`:
+``announce``/``withdraw`` take prefixes, the read-only views live in
+:mod:`ryu_kovn.bgp.views`.  Ryu's ``BGPSpeaker`` class is not used: it cannot
+pass a hold time, a connect-retry time or a per-family capability set, so the
+core is driven through the same ``call()`` API that class wraps.
+
+Ryu's core is a process-wide singleton, so there is one Speaker per process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import netaddr
+
+from ryu_kovn.bgp.nexthop import NextHops
+
+if TYPE_CHECKING:
+    from ryu_kovn.config import Settings
+
+LOG = logging.getLogger(__name__)
+
+# Seconds between connection attempts to a peer that is down.  Ryu's default is
+# 30 s; GoBGP retries after 5 s, and routers restart in less than that.
+CONNECT_RETRY_SECONDS = 5
+# How long a TCP connect to a peer may take before it is retried.
+TCP_CONNECT_TIMEOUT_SECONDS = 10
+# How often the route toward each neighbor is looked up again (next-hop drift).
+NEXT_HOP_CHECK_SECONDS = 2.0
+# Passive mode accepts sessions on every address of both families.
+LISTEN_HOSTS = ("0.0.0.0", "::")
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    address: str
+    family: str  # "ipv4" | "ipv6": the only family exchanged with this peer
+    remote_as: int
+    port: int
+    passive: bool
+    hold_time: int
+    authenticated: bool
+
+
+def neighbors_from(settings: Settings) -> list[Neighbor]:
+    common = dict(
+        remote_as=settings.neighbor_as,
+        port=settings.neighbor_port,
+        passive=settings.passive,
+        hold_time=settings.holdtime,
+        authenticated=settings.auth_password is not None,
+    )
+    return [Neighbor(a, "ipv4", **common) for a in settings.neighbors_v4] + [
+        Neighbor(a, "ipv6", **common) for a in settings.neighbors_v6
+    ]
+
+
+def canonical_prefix(prefix: str) -> str:
+    """``10.0.0.1`` -> ``10.0.0.1/32``; host bits set is an error, not a guess."""
+    net = netaddr.IPNetwork(prefix)
+    if net.ip != net.network:
+        raise ValueError(f"{prefix!r} has host bits set (did you mean {net.cidr}?)")
+    return str(net.cidr)
+
+
+class Speaker:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.neighbors = neighbors_from(settings)
+        self.next_hops = NextHops(
+            [n.address for n in self.neighbors],
+            pod_ips=settings.pod_ips,
+            node_ips=settings.node_ips,
+            port=settings.neighbor_port,
+        )
+        self._announced: set[str] = set()
+        self._core = None
+        self._watcher = None
+
+    # -- life cycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        from ryu.lib import hub
+        from ryu.services.protocols.bgp.api.base import call
+        from ryu.services.protocols.bgp.core_manager import CORE_MANAGER
+
+        from ryu_kovn.ryu_fixes import (
+            api_log,
+            bgp_sockets,
+            listeners,
+            next_hop,
+            peer_output,
+            rtconf_limits,
+        )
+
+        api_log.install()
+        rtconf_limits.install()
+        bgp_sockets.install(ttl=self.settings.ebgp_multihop)
+        next_hop.install(self._next_hop_for)
+        peer_output.install()
+
+        s = self.settings
+        # Like the Go speaker: listen only in passive mode, so that a node
+        # already running a BGP daemon on port 179 is not disturbed.
+        listen_port = s.bgp_listen_port if s.passive else 0
+        waiter = hub.Event()
+        call(
+            "core.start",
+            waiter=waiter,
+            local_as=s.cluster_as,
+            router_id=s.router_id,
+            bgp_server_port=0,  # listeners are opened below, see ryu_fixes.listeners
+            bgp_conn_retry_time=CONNECT_RETRY_SECONDS,
+            tcp_conn_timeout=TCP_CONNECT_TIMEOUT_SECONDS,
+        )
+        waiter.wait()
+        self._core = CORE_MANAGER.get_core_service()
+        if listen_port:
+            listeners.listen(self._core, LISTEN_HOSTS, listen_port)
+        LOG.info(
+            "BGP core started: AS %d, router ID %s, %s",
+            s.cluster_as,
+            s.router_id,
+            f"listening on port {listen_port}" if listen_port else "active mode (not listening)",
+        )
+        for neighbor in self.neighbors:
+            self._add_neighbor(neighbor)
+        self._watch_peer_state()
+        self._watcher = hub.spawn(self._watch_next_hops)
+
+    def stop(self) -> None:
+        from ryu.lib import hub
+        from ryu.services.protocols.bgp.api.base import call
+
+        if self._watcher is not None:
+            hub.kill(self._watcher)
+            self._watcher = None
+        if self._core is not None:
+            call("core.stop")
+            self._core = None
+
+    def _add_neighbor(self, n: Neighbor) -> None:
+        from ryu.services.protocols.bgp.api.base import call
+
+        password = self.settings.auth_password
+        call(
+            "neighbor.create",
+            ip_address=n.address,
+            remote_as=n.remote_as,
+            remote_port=n.port,
+            hold_time=n.hold_time,
+            password=password.reveal() if password is not None else None,
+            connect_mode="passive" if n.passive else "active",
+            cap_mbgp_ipv4=n.family == "ipv4",
+            cap_mbgp_ipv6=n.family == "ipv6",
+            cap_four_octet_as_number=True,
+            cap_enhanced_refresh=False,
+        )
+        LOG.info(
+            "neighbor %s added: AS %d, port %d, %s, hold time %ds, %s, TTL %d, MD5 %s",
+            n.address,
+            n.remote_as,
+            n.port,
+            n.family,
+            n.hold_time,
+            "passive" if n.passive else "active",
+            self.settings.ebgp_multihop,
+            "on" if n.authenticated else "off",
+        )
+
+    def _watch_peer_state(self) -> None:
+        from ryu.services.protocols.bgp.signals.emit import BgpSignalBus
+
+        bus = self._core._signal_bus
+        bus.register_listener(
+            BgpSignalBus.BGP_ADJ_UP,
+            lambda _, info: LOG.info("neighbor %s: session established", info["peer"].ip_address),
+        )
+        bus.register_listener(
+            BgpSignalBus.BGP_ADJ_DOWN,
+            lambda _, info: LOG.warning("neighbor %s: session down", info["peer"].ip_address),
+        )
+
+    # -- next hops ----------------------------------------------------------
+
+    def _next_hop_for(self, neighbor: str, session_local: str | None, family: str) -> str | None:
+        return self.next_hops.for_neighbor(neighbor, session_local)
+
+    def _watch_next_hops(self) -> None:
+        from ryu.lib import hub
+
+        while True:
+            hub.sleep(NEXT_HOP_CHECK_SECONDS)
+            try:
+                for neighbor in self.next_hops.refresh():
+                    self.resend(neighbor)
+            except Exception:  # a lookup bug must not stop the watcher for good
+                LOG.exception("next-hop check failed; retrying")
+
+    def resend(self, neighbor: str) -> None:
+        """Send every route already sent to *neighbor* again (new attributes)."""
+        from ryu.lib.packet.bgp import RF_IPv4_UC, RF_IPv6_UC
+
+        peer = self._core.peer_manager.get_by_addr(neighbor)
+        if peer is None or not peer.in_established():
+            return
+        for family in (RF_IPv4_UC, RF_IPv6_UC):
+            if peer.is_mbgp_cap_valid(family):
+                self._core.peer_manager.resend_sent(family, peer)
+
+    # -- routes -------------------------------------------------------------
+
+    def announce(self, prefixes: Iterable[str]) -> None:
+        self._update(prefixes, withdraw=False)
+
+    def withdraw(self, prefixes: Iterable[str]) -> None:
+        self._update(prefixes, withdraw=True)
+
+    def _update(self, prefixes: Iterable[str], withdraw: bool) -> None:
+        if self._core is None:
+            raise RuntimeError("the speaker is not started")
+        table = self._core.table_manager
+        for prefix in prefixes:
+            prefix = canonical_prefix(prefix)
+            if withdraw == (prefix not in self._announced):
+                continue  # already in the wanted state: no UPDATE for nothing
+            table.update_global_table(prefix, is_withdraw=withdraw)
+            if withdraw:
+                self._announced.discard(prefix)
+            else:
+                self._announced.add(prefix)
+
+    def announced(self) -> frozenset[str]:
+        return frozenset(self._announced)
+
+    @property
+    def core(self):  # type: ignore[no-untyped-def]
+        """Ryu's core service, for the read-only views (None before start)."""
+        return self._core
