@@ -103,6 +103,7 @@ class Speaker:
         bgp_sockets.install(ttl=self.settings.ebgp_multihop)
         next_hop.install(self._next_hop_for)
         peer_output.install()
+        listeners.install()
 
         s = self.settings
         # Like the Go speaker: listen only in passive mode, so that a node

@@ -13,7 +13,9 @@ hook imports :mod:`.eventlet_wsgi` in every interpreter of the environment.
   address only; ryu-kovn needs the route-lookup source with the ``node_ips``
   substitution, re-evaluated when routing changes.
 - :mod:`.listeners`: the core listens on its first host only (it blocks on
-  that listener before binding the next), so passive mode never accepts IPv6.
+  that listener before binding the next), so passive mode never accepts IPv6;
+  and it takes any connection whose remote port is not 179 for an incoming
+  one, so peers on another port are rejected in active mode.
 - :mod:`.peer_output`: IPv4/IPv6 unicast paths are sent to peers that did not
   negotiate the family, and one failed UPDATE kills the peer for good.
 - :mod:`.rtconf_limits`: hold time < 10 s and connect retry < 10 s are refused,
