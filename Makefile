@@ -46,3 +46,7 @@ test: install debs lint
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The product's front door: the speaker and a real router on loopback, no root.
+demo: install
+	$(PY) demo/demo.py
