@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from typing import ClassVar
 
 import netaddr
@@ -17,6 +18,8 @@ from ryu.lib import hub
 
 from ryu_kovn import config, redaction
 from ryu_kovn.bgp.speaker import Neighbor, Speaker
+from ryu_kovn.k8s import client, wiring
+from ryu_kovn.reconcile import Reconciler
 from ryu_kovn.rest import APP_KEY, RestController
 
 LOG = logging.getLogger("ryu_kovn")
@@ -42,19 +45,33 @@ class RyuKovnApp(app_manager.RyuApp):
             raise SystemExit(2) from None
         if self.settings.auth_password is not None:
             redaction.install([self.settings.auth_password.reveal()])
+        try:
+            api = client.api_client(self.settings.kubeconfig)
+        except client.ClientConfigError as err:
+            LOG.error("refusing to start: %s", err)
+            print(f"ryu-kovn: refusing to start: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
         self.speaker = Speaker(self.settings)
+        self.reconciler = Reconciler(self.speaker, wiring.context(self.settings))
+        self.watchers = wiring.watchers(self.settings, api, self.reconciler)
         self._by_address = {n.address: n for n in self.speaker.neighbors}
+        self._stop_watching = threading.Event()  # green under ryu-manager
+        self._stopped = hub.Event()
         kwargs["wsgi"].register(RestController, {APP_KEY: self})
 
     def start(self):  # type: ignore[no-untyped-def]
         super().start()
         self.speaker.start()
+        for watcher in self.watchers:
+            self.threads.append(hub.spawn(watcher.run, self._stop_watching))
         # ryu-manager runs until every thread an app's start() returns has
         # ended; this one lives until stop(), whatever else is loaded.
-        self._stopped = hub.Event()
         return hub.spawn(self._stopped.wait)
 
     def stop(self) -> None:
+        self._stop_watching.set()
+        for watcher in self.watchers:
+            watcher.interrupt()  # a quiet watch would otherwise wait for its next event
         self.speaker.stop()
         self._stopped.set()
         super().stop()
@@ -68,4 +85,5 @@ class RyuKovnApp(app_manager.RyuApp):
 
     def readiness(self) -> tuple[bool, list[str]]:
         waiting = [] if self.speaker.core is not None else ["bgp core"]
+        waiting += [f"{w.resource.plural} list" for w in self.watchers if not w.synced]
         return not waiting, waiting

@@ -6,6 +6,7 @@ Every route is a GET: the REST API inspects, it never changes what is announced.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ryu.app.wsgi import ControllerBase, Response, route
@@ -34,8 +35,11 @@ class RestController(ControllerBase):
         super().__init__(req, link, data, **config)
         self.app = data[APP_KEY]
 
-    def _neighbor(self, address: str):  # type: ignore[no-untyped-def]
-        return self.app.find_neighbor(address)
+    def _about_neighbor(self, address: str, view: Callable[..., Any]) -> Response:
+        neighbor = self.app.find_neighbor(address)
+        if neighbor is None:
+            return _not_found(f"no neighbor {address!r} is configured")
+        return _json(view(self.app.speaker, neighbor))
 
     @route("neighbors", "/bgp/neighbors", methods=["GET"])
     def list_neighbors(self, req, **_):  # type: ignore[no-untyped-def]
@@ -44,30 +48,25 @@ class RestController(ControllerBase):
 
     @route("neighbor", "/bgp/neighbors/{address}", methods=["GET"])
     def get_neighbor(self, req, address, **_):  # type: ignore[no-untyped-def]
-        n = self._neighbor(address)
-        if n is None:
-            return _not_found(f"no neighbor {address!r} is configured")
-        return _json(views.neighbor_detail(self.app.speaker, n))
+        return self._about_neighbor(address, views.neighbor_detail)
 
     @route("adj_out", "/bgp/neighbors/{address}/adj-out", methods=["GET"])
     def get_adj_out(self, req, address, **_):  # type: ignore[no-untyped-def]
-        n = self._neighbor(address)
-        if n is None:
-            return _not_found(f"no neighbor {address!r} is configured")
-        return _json(views.adj_out(self.app.speaker, n))
+        return self._about_neighbor(address, views.adj_out)
 
     @route("adj_in", "/bgp/neighbors/{address}/adj-in", methods=["GET"])
     def get_adj_in(self, req, address, **_):  # type: ignore[no-untyped-def]
-        n = self._neighbor(address)
-        if n is None:
-            return _not_found(f"no neighbor {address!r} is configured")
-        return _json(views.adj_in(self.app.speaker, n))
+        return self._about_neighbor(address, views.adj_in)
 
     @route("rib", "/bgp/rib/{family}", methods=["GET"])
     def get_rib(self, req, family, **_):  # type: ignore[no-untyped-def]
         if family not in FAMILIES:
             return _not_found(f"unknown family {family!r}; use one of {', '.join(FAMILIES)}")
         return _json(views.rib(self.app.speaker, family))
+
+    @route("announcements", "/bgp/announcements", methods=["GET"])
+    def get_announcements(self, req, **_):  # type: ignore[no-untyped-def]
+        return _json(self.app.reconciler.announcements())
 
     @route("healthz", "/healthz", methods=["GET"])
     def healthz(self, req, **_):  # type: ignore[no-untyped-def]

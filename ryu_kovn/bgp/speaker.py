@@ -16,9 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import netaddr
-
 from ryu_kovn.bgp.nexthop import NextHops
+from ryu_kovn.prefixes import canonical
 
 if TYPE_CHECKING:
     from ryu_kovn.config import Settings
@@ -58,14 +57,6 @@ def neighbors_from(settings: Settings) -> list[Neighbor]:
     return [Neighbor(a, "ipv4", **common) for a in settings.neighbors_v4] + [
         Neighbor(a, "ipv6", **common) for a in settings.neighbors_v6
     ]
-
-
-def canonical_prefix(prefix: str) -> str:
-    """``10.0.0.1`` -> ``10.0.0.1/32``; host bits set is an error, not a guess."""
-    net = netaddr.IPNetwork(prefix)
-    if net.ip != net.network:
-        raise ValueError(f"{prefix!r} has host bits set (did you mean {net.cidr}?)")
-    return str(net.cidr)
 
 
 class Speaker:
@@ -227,7 +218,7 @@ class Speaker:
             raise RuntimeError("the speaker is not started")
         table = self._core.table_manager
         for prefix in prefixes:
-            prefix = canonical_prefix(prefix)
+            prefix = canonical(prefix)
             if withdraw == (prefix not in self._announced):
                 continue  # already in the wanted state: no UPDATE for nothing
             table.update_global_table(prefix, is_withdraw=withdraw)

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from ryu_kovn.bgp.speaker import Neighbor, Speaker
+from ryu_kovn.prefixes import sort_key
 
 _CAPABILITY_NAMES = {
     1: "multiprotocol",
@@ -184,7 +185,7 @@ def adj_out(speaker: Speaker, neighbor: Neighbor) -> list[dict[str, Any]]:
                 "age_seconds": round(time.time() - calendar.timegm(route.timestamp)),
             }
         )
-    return sorted(rows, key=lambda r: _sort_key(r["prefix"]))
+    return sorted(rows, key=lambda r: sort_key(r["prefix"]))
 
 
 def adj_in(speaker: Speaker, neighbor: Neighbor) -> list[dict[str, Any]]:
@@ -198,7 +199,7 @@ def adj_in(speaker: Speaker, neighbor: Neighbor) -> list[dict[str, Any]]:
         }
         for r in _received_routes(peer)
     ]
-    return sorted(rows, key=lambda r: _sort_key(r["prefix"]))
+    return sorted(rows, key=lambda r: sort_key(r["prefix"]))
 
 
 def rib(speaker: Speaker, family: str) -> list[dict[str, Any]]:
@@ -223,11 +224,6 @@ def rib(speaker: Speaker, family: str) -> list[dict[str, Any]]:
                     "best": path is best,
                 }
             )
-    return sorted(rows, key=lambda r: _sort_key(r["prefix"]))
+    return sorted(rows, key=lambda r: sort_key(r["prefix"]))
 
 
-def _sort_key(prefix: str) -> tuple[int, int, int]:
-    import netaddr
-
-    net = netaddr.IPNetwork(prefix)
-    return (net.version, int(net.network), net.prefixlen)

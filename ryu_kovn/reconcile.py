@@ -1,0 +1,215 @@
+"""From Kubernetes changes to the fewest announce/withdraw calls.
+
+The reconciler keeps two tables:
+
+- *wanted*: each source object (``Pod/ns/name``, ``Subnet/name``...) and the
+  prefixes its policy decision wants, and for each prefix the set of sources
+  holding it.  A prefix two sources want (a pod IP also named by an EIP, a
+  Service IP shared after a re-create) stays announced until the last one lets
+  go.
+- *announced*: what has been handed to the speaker, which is exactly the set
+  of prefixes with at least one holder.
+
+Each watcher change recomputes the decision of the object it concerns (and,
+for a Subnet, of the pods on that subnet, found through an index), diffs it
+against what that object wanted before, and calls the speaker with only the
+prefixes whose holder count crossed zero.  A relist that changes nothing
+therefore sends nothing, and the router sees no flap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ryu_kovn import policy
+from ryu_kovn.k8s.objects import IptablesEIP, Pod, Service, Subnet
+from ryu_kovn.prefixes import sort_key
+
+LOG = logging.getLogger(__name__)
+
+
+class RouteSink(Protocol):
+    def announce(self, prefixes: Iterable[str]) -> None: ...
+    def withdraw(self, prefixes: Iterable[str]) -> None: ...
+
+
+@dataclass
+class Counters:
+    changes: int = 0
+    announced: int = 0
+    withdrawn: int = 0
+    problems: int = 0
+
+
+class Reconciler:
+    def __init__(self, sink: RouteSink, ctx: policy.Context) -> None:
+        self._sink = sink
+        self._ctx = ctx
+        self._lock = threading.Lock()
+        self._wants: dict[str, frozenset[policy.Want]] = {}
+        self._holders: dict[str, set[str]] = defaultdict(set)
+        self._subnets: dict[str, Subnet] = {}
+        self._pods: dict[str, Pod] = {}
+        # Subnet name -> keys of the pods with an address on it; kept for
+        # subnets not seen yet too, so a late Subnet reaches its pods.
+        self._pods_on: dict[str, set[str]] = defaultdict(set)
+        self._warned: dict[str, tuple[str | None, str]] = {}
+        self.counters = Counters()
+
+    # -- watcher callbacks: (key, old, new), new None = deleted ---------------
+
+    def on_subnet(self, key: str, old: Subnet | None, new: Subnet | None) -> None:
+        with self._lock:
+            if new is None:
+                self._subnets.pop(key, None)
+            else:
+                self._subnets[key] = new
+            announce, withdraw = set(), set()
+            ref = (new or old).ref  # type: ignore[union-attr]
+            decision = policy.subnet_decision(new, self._ctx) if new else None
+            self._apply(ref, decision, new, announce, withdraw)
+            if _pod_relevant(old) != _pod_relevant(new):
+                for pod_key in tuple(self._pods_on.get(key, ())):
+                    self._decide_pod(self._pods[pod_key], announce, withdraw)
+            self._flush(announce, withdraw)
+
+    def on_pod(self, key: str, old: Pod | None, new: Pod | None) -> None:
+        with self._lock:
+            announce, withdraw = set(), set()
+            if old is not None:
+                for switch in _switches(old):
+                    self._pods_on[switch].discard(key)
+            if new is None:
+                self._pods.pop(key, None)
+                self._apply(old.ref, None, old, announce, withdraw)  # type: ignore[union-attr]
+            else:
+                self._pods[key] = new
+                for switch in _switches(new):
+                    self._pods_on[switch].add(key)
+                self._decide_pod(new, announce, withdraw)
+            self._flush(announce, withdraw)
+
+    def on_service(self, key: str, old: Service | None, new: Service | None) -> None:
+        self._on_simple(old, new, policy.service_decision)
+
+    def on_eip(self, key: str, old: IptablesEIP | None, new: IptablesEIP | None) -> None:
+        self._on_simple(old, new, policy.eip_decision)
+
+    def _on_simple(self, old: Any, new: Any, decide: Callable[[Any, policy.Context], Any]) -> None:
+        with self._lock:
+            announce, withdraw = set(), set()
+            decision = decide(new, self._ctx) if new is not None else None
+            self._apply((new or old).ref, decision, new, announce, withdraw)
+            self._flush(announce, withdraw)
+
+    # -- the tables -----------------------------------------------------------
+
+    def _decide_pod(self, pod: Pod, announce: set[str], withdraw: set[str]) -> None:
+        decision = policy.pod_decision(pod, self._subnets, self._ctx)
+        self._apply(pod.ref, decision, pod, announce, withdraw)
+
+    def _apply(
+        self,
+        ref: str,
+        decision: policy.Decision | None,
+        obj: Any,
+        announce: set[str],
+        withdraw: set[str],
+    ) -> None:
+        """Replace what *ref* wants; collect prefixes whose holder count crossed zero."""
+        self.counters.changes += 1
+        new = decision.wants if decision is not None else frozenset()
+        old = self._wants.get(ref, frozenset())
+        if decision is not None and decision.problem:
+            self._warn(ref, getattr(obj, "resource_version", None), decision.problem)
+        else:
+            self._warned.pop(ref, None)
+        if new == old:
+            return
+        if new:
+            self._wants[ref] = new
+        else:
+            self._wants.pop(ref, None)
+        old_prefixes = {w.prefix for w in old}
+        new_prefixes = {w.prefix for w in new}
+        for prefix in old_prefixes - new_prefixes:
+            holders = self._holders[prefix]
+            holders.discard(ref)
+            if not holders:
+                del self._holders[prefix]
+                if prefix in announce:
+                    announce.discard(prefix)
+                else:
+                    withdraw.add(prefix)
+        for prefix in new_prefixes - old_prefixes:
+            holders = self._holders[prefix]
+            if not holders:
+                if prefix in withdraw:
+                    withdraw.discard(prefix)
+                else:
+                    announce.add(prefix)
+            holders.add(ref)
+
+    def _warn(self, ref: str, version: str | None, problem: str) -> None:
+        # Once per object version: a bad object re-sent by a relist or a
+        # status update must not flood the log.
+        if self._warned.get(ref) == (version, problem):
+            return
+        self._warned[ref] = (version, problem)
+        self.counters.problems += 1
+        LOG.warning("skipped: %s", problem)
+
+    def _flush(self, announce: set[str], withdraw: set[str]) -> None:
+        if withdraw:
+            self._sink.withdraw(sorted(withdraw))
+            self.counters.withdrawn += len(withdraw)
+            LOG.info("withdrawn: %s", _summary(withdraw))
+        if announce:
+            self._sink.announce(sorted(announce))
+            self.counters.announced += len(announce)
+            LOG.info("announced: %s", _summary(announce))
+
+    # -- views ----------------------------------------------------------------
+
+    def wanted(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._holders)
+
+    def announcements(self) -> list[dict[str, Any]]:
+        """Every wanted prefix with the objects and policy behind it."""
+        with self._lock:
+            reasons: dict[str, list[dict[str, str]]] = defaultdict(list)
+            for ref, wants in self._wants.items():
+                for want in wants:
+                    reasons[want.prefix].append({"source": ref, "policy": want.policy})
+            rows = [
+                {"prefix": prefix, "reasons": sorted(why, key=lambda r: r["source"])}
+                for prefix, why in reasons.items()
+            ]
+        return sorted(rows, key=lambda r: sort_key(r["prefix"]))
+
+    def problems(self) -> dict[str, str]:
+        with self._lock:
+            return {ref: problem for ref, (_, problem) in self._warned.items()}
+
+
+def _switches(pod: Pod) -> set[str]:
+    return {a.logical_switch for a in pod.addresses if a.logical_switch}
+
+
+def _pod_relevant(subnet: Subnet | None) -> tuple[Any, ...] | None:
+    """What of a Subnet its pods' decisions read."""
+    if subnet is None:
+        return None
+    return (subnet.bgp, subnet.ready)
+
+
+def _summary(prefixes: set[str], limit: int = 8) -> str:
+    shown = sorted(prefixes, key=sort_key)[:limit]
+    more = len(prefixes) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
