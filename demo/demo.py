@@ -1,9 +1,11 @@
-"""``make demo``: the speaker and a real router talking BGP on loopback, no root.
+"""``make demo``: a kube-ovn cluster, the speaker and a real router, on loopback, no root.
 
-A gobgpd plays the data-centre router on 127.0.0.2; ``ryu-manager
-ryu_kovn.app`` peers with it from 127.0.0.1.  Prefixes are handed to the
-speaker, and the router's own table shows them arrive and leave.  Everything
-started here is stopped before it exits, on success or failure.
+An emulated Kubernetes API server (the one the tests use) serves the scene in
+``demo/scene.yaml``; a gobgpd plays the data-centre router on 127.0.0.2;
+``ryu-manager ryu_kovn.app`` runs as the speaker of node "node-a" and peers
+with it from 127.0.0.1.  The demo changes objects through the API and shows
+the router's own table gain and lose routes.  Everything started here is
+stopped before it exits, on success or failure.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-DRIVER_APP = ROOT / "tests" / "integration" / "driver_app.py"
+SCENE = Path(__file__).resolve().with_name("scene.yaml")
+sys.path.insert(0, str(ROOT / "tests"))  # the emulated API server is a test fixture, reused
+
+from kubeapi.harness import KubeAPI  # noqa: E402
+
 ROUTER = "127.0.0.2"
 SPEAKER = "127.0.0.1"
 CLUSTER_AS, ROUTER_AS = 65010, 65000
@@ -59,6 +64,7 @@ class Demo:
     def __init__(self, work: Path) -> None:
         self.work = work
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.api = KubeAPI(load=[SCENE], workdir=work / "kubeapi")
         self.bgp_port = free_port(ROUTER)
         self.grpc_port = free_port(ROUTER)
         self.rest_port = free_port(SPEAKER)
@@ -68,6 +74,7 @@ class Demo:
         self.procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
 
     def stop_all(self) -> None:
+        self.api.close()
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.terminate()
@@ -115,9 +122,11 @@ class Demo:
             # The speaker plays a pod whose IP is 127.0.0.1 on node 192.0.2.10:
             # routers refuse a loopback next hop, node_ips replaces it.
             "node_ips = 192.0.2.10\n"
+            f"node_name = node-a\nannounce_cluster_ip = true\n"
+            f"kubeconfig = {self.api.kubeconfig_path}\n"
         )
         self.spawn("ryu-manager", ["env", f"POD_IP={SPEAKER}",
-                                   str(BIN / "ryu-manager"), "ryu_kovn.app", str(DRIVER_APP),
+                                   str(BIN / "ryu-manager"), "ryu_kovn.app",
                                    "--config-file", str(config),
                                    "--wsapi-port", str(self.rest_port)])  # fmt: skip
 
@@ -128,40 +137,51 @@ class Demo:
         argv = [str(BIN / "ryu-kovn-ctl"), "--url", self.url(""), *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=True).stdout
 
-    def post(self, path: str, prefixes: list[str]) -> None:
-        req = urllib.request.Request(self.url(path), data=json.dumps(prefixes).encode())
-        urllib.request.urlopen(req, timeout=10).read()
-
     def router_prefixes(self) -> set[str]:
         out = self.gobgp("global", "rib", "-j").stdout
         return set(json.loads(out or "{}"))
 
     # -- the story ------------------------------------------------------------
 
+    def show_router(self, why: str) -> None:
+        say(f"{why} -- the router's own table (gobgp global rib):")
+        show(self.gobgp("global", "rib").stdout)
+
     def run(self) -> None:
         started = time.monotonic()
+        say(f"Starting an emulated Kubernetes API server with {SCENE.name}")
+        self.api.start()
         say(f"Starting the upstream router: gobgpd, AS {ROUTER_AS}, on {ROUTER}:{self.bgp_port}")
         self.start_router()
-        say(f"Starting the speaker: ryu-manager ryu_kovn.app, AS {CLUSTER_AS}")
+        say(f"Starting the speaker of node-a: ryu-manager ryu_kovn.app, AS {CLUSTER_AS}")
         self.start_speaker()
         wait_for("the BGP session", lambda: json.loads(self.ctl("-j", "neighbor"))[0]["state"]
                  == "established")  # fmt: skip
         show(self.ctl("neighbor"))
 
-        wanted = ["10.16.0.0/16", "10.16.0.12/32", "10.70.0.10/32"]
-        say(f"Announcing {', '.join(wanted)} (a subnet and two pods)")
-        self.post("/_test/announce", wanted)
-        wait_for("the router to learn them", lambda: self.router_prefixes() == set(wanted))
-        say("The router's own table (gobgp global rib):")
-        show(self.gobgp("global", "rib").stdout)
+        initial = {"10.16.0.0/16", "10.16.0.12/32", "10.70.0.10/32", "10.96.12.7/32"}
+        wait_for("the router to learn the scene", lambda: self.router_prefixes() == initial)
+        self.show_router("The scene is announced")
 
-        say("Withdrawing 10.16.0.12/32 (the pod went away)")
-        self.post("/_test/withdraw", ["10.16.0.12/32"])
-        wait_for("the router to drop it", lambda: "10.16.0.12/32" not in self.router_prefixes())
-        show(self.gobgp("global", "rib").stdout)
+        say("kubectl annotate pod -n shop web-1 ovn.kubernetes.io/bgp=true")
+        self.api.annotate("Pod", "web-1", namespace="shop",
+                          annotations={"ovn.kubernetes.io/bgp": "true"})  # fmt: skip
+        wait_for("the router to learn 10.20.0.13/32",
+                 lambda: "10.20.0.13/32" in self.router_prefixes())  # fmt: skip
+        self.show_router("10.20.0.13/32 arrived")
+
+        say("kubectl annotate subnet ovn-default ovn.kubernetes.io/bgp-")
+        self.api.annotate("Subnet", "ovn-default", namespace=None,
+                          annotations={"ovn.kubernetes.io/bgp": None})  # fmt: skip
+        # The subnet's CIDR goes; pods with their own annotation stay.
+        wait_for("the router to drop 10.16.0.0/16",
+                 lambda: "10.16.0.0/16" not in self.router_prefixes())  # fmt: skip
+        self.show_router("10.16.0.0/16 left")
 
         say(f"ryu-kovn-ctl neighbor {ROUTER} adj-out  (what the speaker sent)")
         show(self.ctl("neighbor", ROUTER, "adj-out"))
+        say("ryu-kovn-ctl announcements  (what is wanted, and why)")
+        show(self.ctl("announcements"))
         say(f"ryu-kovn-ctl neighbor {ROUTER}")
         show(self.ctl("neighbor", ROUTER))
         say(f"Done in {time.monotonic() - started:.1f} s; stopping everything.")

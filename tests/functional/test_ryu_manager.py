@@ -12,11 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubeapi.harness import KubeAPI
 
 BIN = Path(sys.executable).parent
 GOOD = {
@@ -44,11 +46,18 @@ def _command(conf: Path, port: int) -> list[str]:
             "--wsapi-port", str(port)]  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeAPI]:
+    with KubeAPI(workdir=tmp_path_factory.mktemp("kubeapi")) as api:
+        yield api
+
+
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def running(tmp_path: Path, cluster: KubeAPI) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = _free_port()
     # An unused high port for the peer: the speaker's connects are refused on loopback.
-    conf = _write(tmp_path, {**GOOD, "neighbor_port": str(_free_port())})
+    conf = _write(tmp_path, {**GOOD, "neighbor_port": str(_free_port()),
+                             "kubeconfig": str(cluster.kubeconfig_path)})  # fmt: skip
     proc = subprocess.Popen(_command(conf, port), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
@@ -67,6 +76,14 @@ def _get(port: int, path: str) -> object:
         return json.load(resp)
 
 
+def _get_status(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
 def test_the_real_command_starts_and_serves_rest_on_loopback(running):
     proc, port = running
     deadline = time.monotonic() + 30
@@ -79,6 +96,10 @@ def test_the_real_command_starts_and_serves_rest_on_loopback(running):
             assert time.monotonic() < deadline, "no /healthz within 30 s"
             time.sleep(0.1)
     assert health == {"status": "ok"}
+    deadline = time.monotonic() + 30
+    while _get_status(port, "/readyz") != 200:  # every (empty) list synced
+        assert time.monotonic() < deadline, "never ready"
+        time.sleep(0.1)
     (neighbor,) = _get(port, "/bgp/neighbors")
     assert neighbor["address"] == "127.0.0.2"
     assert neighbor["state"] != "established"
@@ -106,6 +127,16 @@ def test_a_bad_option_stops_start_up_with_a_clear_message(tmp_path, option, valu
         assert word in text, f"{word!r} missing from:\n{text}"
     assert "Traceback" not in text
     assert "neighbor 127.0.0.2 added" not in text  # no session was set up
+
+
+def test_no_kubernetes_credentials_is_refused(tmp_path):
+    conf = _write(tmp_path, GOOD)  # no kubeconfig, and this is not a pod
+    out = subprocess.run(_command(conf, _free_port()), capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "refusing to start" in text and "kubeconfig" in text
+    assert "Traceback" not in text
 
 
 def test_no_router_id_anywhere_is_refused(tmp_path):

@@ -338,6 +338,7 @@ class Lab:
         self._ifcount: dict[str, int] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._on_close: list[Callable[[], object]] = []
         reap_stale_namespaces(prefix)
         atexit.register(self.close)
 
@@ -461,8 +462,12 @@ class Lab:
         a.wait_ping(b6)
         return TwoHop(a, router, b, a_if, b_if, a4, b4, a6, b6, ra4, rb4, ra6, rb6)
 
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Run *callback* first when the lab closes (helpers outside the namespaces)."""
+        self._on_close.append(callback)
+
     def close(self) -> None:
-        """Kill tracked processes (TERM, then KILL), then delete namespaces.
+        """Run on_close callbacks, kill tracked processes (TERM, then KILL), delete namespaces.
 
         Idempotent; every step tolerates partial failure so one stuck process
         cannot leave namespaces behind.
@@ -472,6 +477,12 @@ class Lab:
                 return
             self._closed = True
             procs, self._procs = self._procs, []
+            callbacks, self._on_close = self._on_close, []
+        for callback in reversed(callbacks):
+            try:
+                callback()
+            except Exception:
+                log.exception("on_close callback %r failed", callback)
         for proc in procs:
             if proc.poll() is None:
                 try:

@@ -91,13 +91,20 @@ class SpeakerProcess:
             wait_for(self.healthy, timeout=30, message="speaker did not answer /healthz")
         return self
 
-    def healthy(self) -> bool:
+    def _answers_200(self, path: str) -> bool:
         self.check_alive()
-        return self.ns.run(
-            [str(BIN / "python"), "-c",
-             f"import urllib.request; urllib.request.urlopen('{self.url}/healthz', timeout=2)"],
-            check=False,
-        ).returncode == 0  # fmt: skip
+        probe = f"import urllib.request; urllib.request.urlopen('{self.url}{path}', timeout=2)"
+        return self.ns.run([str(BIN / "python"), "-c", probe], check=False).returncode == 0
+
+    def healthy(self) -> bool:
+        return self._answers_200("/healthz")
+
+    def ready(self) -> bool:
+        """``/readyz`` says 200: the BGP core is up and every watched list synced."""
+        return self._answers_200("/readyz")
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        wait_for(self.ready, timeout=timeout, interval=0.1, message="speaker never became ready")
 
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:

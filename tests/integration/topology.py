@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubeapi.harness import KubeAPI
+from kubelink import KubeLink
 from netlab import Lab, Netns
 from routers import BirdRouter, GoBGPRouter, PeerSpec, Router
 from speaker import SpeakerProcess
@@ -39,6 +41,8 @@ class Topology:
     speaker_ns: Netns
     sides: list[Side] = field(default_factory=list)
     routers: list[Router] = field(default_factory=list)
+    kube: KubeAPI | None = None
+    kube_link: KubeLink | None = None
 
     def router(self, side: Side, peers: list[PeerSpec], **kw: Any) -> Router:
         r = ROUTER_KINDS[self.kind](
@@ -47,9 +51,27 @@ class Topology:
         self.routers.append(r)
         return r
 
+    def cluster(self, load: tuple[str, ...] = ()) -> KubeAPI:
+        """The emulated API server the speaker watches (empty unless loaded)."""
+        if self.kube is None:
+            self.kube = KubeAPI(load=load, workdir=self.workdir / "kubeapi")
+            self.kube.start()
+            self.kube_link = KubeLink(self.speaker_ns, self.kube.port)
+        return self.kube
+
+    def close(self) -> None:
+        if self.kube_link is not None:
+            self.kube_link.close()
+        if self.kube is not None:
+            self.kube.close()
+
     def speaker(self, **options: Any) -> SpeakerProcess:
         env = options.pop("env", {"POD_IP": self.sides[0].speaker_v4})
+        self.cluster()
+        assert self.kube_link is not None
         base = {
+            "kubeconfig": str(self.kube_link.kubeconfig),
+            "node_name": "node-a",
             "cluster_as": CLUSTER_AS,
             "neighbor_as": ROUTER_AS,
             "neighbor_address": [s.v4 for s in self.sides],
@@ -63,6 +85,7 @@ class Topology:
 def build(lab: Lab, workdir: Path, kind: str, routers: int = 1) -> Topology:
     spk = lab.ns("spk")
     topo = Topology(lab, workdir, kind, spk)
+    lab.on_close(topo.close)
     links = [
         ("192.0.2", "2001:db8:1:"),
         ("198.51.100", "2001:db8:2:"),
