@@ -67,6 +67,7 @@ class Topology:
 
     def speaker(self, **options: Any) -> SpeakerProcess:
         env = options.pop("env", {"POD_IP": self.sides[0].speaker_v4})
+        verbose = options.pop("verbose", True)
         self.cluster()
         assert self.kube_link is not None
         base = {
@@ -79,7 +80,7 @@ class Topology:
         }
         base.update(options)
         base = {k: v for k, v in base.items() if v is not None}
-        return SpeakerProcess(self.speaker_ns, self.workdir, base, env=env)
+        return SpeakerProcess(self.speaker_ns, self.workdir, base, env=env, verbose=verbose)
 
 
 def build(lab: Lab, workdir: Path, kind: str, routers: int = 1) -> Topology:
