@@ -7,18 +7,22 @@ greenthreads; the logic lives in the modules it wires.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 from typing import ClassVar
 
+import eventlet.hubs
+import greenlet
 import netaddr
 from ryu.app.wsgi import WSGIApplication
 from ryu.base import app_manager
 from ryu.lib import hub
 
-from ryu_kovn import config, redaction
+from ryu_kovn import config, logs
 from ryu_kovn.bgp.speaker import Neighbor, Speaker
 from ryu_kovn.k8s import client, wiring
+from ryu_kovn.metrics import Metrics
 from ryu_kovn.reconcile import Reconciler
 from ryu_kovn.rest import APP_KEY, RestController
 
@@ -43,8 +47,9 @@ class RyuKovnApp(app_manager.RyuApp):
             LOG.error("refusing to start: %s", err)
             print(f"ryu-kovn: refusing to start: {err}", file=sys.stderr)
             raise SystemExit(2) from None
-        if self.settings.auth_password is not None:
-            redaction.install([self.settings.auth_password.reveal()])
+        password = self.settings.auth_password
+        own_logging = bool(self.CONF.log_config_file)
+        logs.setup([password.reveal()] if password else [], own_config=own_logging)
         try:
             api = client.api_client(self.settings.kubeconfig)
         except client.ClientConfigError as err:
@@ -52,21 +57,42 @@ class RyuKovnApp(app_manager.RyuApp):
             print(f"ryu-kovn: refusing to start: {err}", file=sys.stderr)
             raise SystemExit(2) from None
         self.speaker = Speaker(self.settings)
-        self.reconciler = Reconciler(self.speaker, wiring.context(self.settings))
+        self.metrics = Metrics(self)
+        self.reconciler = Reconciler(
+            self.speaker, wiring.context(self.settings), self.metrics.reconcile_seconds.observe
+        )
         self.watchers = wiring.watchers(self.settings, api, self.reconciler)
         self._by_address = {n.address: n for n in self.speaker.neighbors}
         self._stop_watching = threading.Event()  # green under ryu-manager
         self._stopped = hub.Event()
+        # ryu-manager's main greenlet; SIGTERM ends the process through it.
+        self._main = greenlet.getcurrent()
         kwargs["wsgi"].register(RestController, {APP_KEY: self})
 
     def start(self):  # type: ignore[no-untyped-def]
         super().start()
+        signal.signal(signal.SIGTERM, lambda *_: hub.spawn(self._terminate))
         self.speaker.start()
         for watcher in self.watchers:
             self.threads.append(hub.spawn(watcher.run, self._stop_watching))
         # ryu-manager runs until every thread an app's start() returns has
         # ended; this one lives until stop(), whatever else is loaded.
         return hub.spawn(self._stopped.wait)
+
+    def _terminate(self) -> None:
+        """SIGTERM: close the sessions as the contract says, then exit 0.
+
+        With graceful restart the routes are left to the peers' restart
+        timers; without it each peer gets a Cease and withdraws at once.
+        """
+        LOG.info("SIGTERM: stopping (graceful restart %s)",
+                 "on: routes kept by the peers" if self.settings.graceful_restart
+                 else "off: sessions closed, peers withdraw now")  # fmt: skip
+        self._stop_watching.set()
+        self.speaker.shutdown(notify=not self.settings.graceful_restart)
+        # Raise in ryu-manager's main greenlet, from the hub, as eventlet kills a
+        # greenthread: its joinall ends, AppManager.close() runs, exit status 0.
+        eventlet.hubs.get_hub().schedule_call_global(0, self._main.throw, SystemExit(0))
 
     def stop(self) -> None:
         self._stop_watching.set()

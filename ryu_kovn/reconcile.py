@@ -19,8 +19,10 @@ therefore sends nothing, and the router sees no flap.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -46,10 +48,31 @@ class Counters:
     problems: int = 0
 
 
+def _timed(method: Callable[..., None]) -> Callable[..., None]:
+    """Report how long a change took, from the watch event to the speaker calls."""
+
+    @functools.wraps(method)
+    def wrapper(self: Reconciler, *args: Any) -> None:
+        started = time.perf_counter()
+        try:
+            method(self, *args)
+        finally:
+            if self._observe is not None:
+                self._observe(time.perf_counter() - started)
+
+    return wrapper
+
+
 class Reconciler:
-    def __init__(self, sink: RouteSink, ctx: policy.Context) -> None:
+    def __init__(
+        self,
+        sink: RouteSink,
+        ctx: policy.Context,
+        observe: Callable[[float], None] | None = None,
+    ) -> None:
         self._sink = sink
         self._ctx = ctx
+        self._observe = observe
         self._lock = threading.Lock()
         self._wants: dict[str, frozenset[policy.Want]] = {}
         self._holders: dict[str, set[str]] = defaultdict(set)
@@ -63,6 +86,7 @@ class Reconciler:
 
     # -- watcher callbacks: (key, old, new), new None = deleted ---------------
 
+    @_timed
     def on_subnet(self, key: str, old: Subnet | None, new: Subnet | None) -> None:
         with self._lock:
             if new is None:
@@ -78,6 +102,7 @@ class Reconciler:
                     self._decide_pod(self._pods[pod_key], announce, withdraw)
             self._flush(announce, withdraw)
 
+    @_timed
     def on_pod(self, key: str, old: Pod | None, new: Pod | None) -> None:
         with self._lock:
             announce, withdraw = set(), set()
@@ -94,9 +119,11 @@ class Reconciler:
                 self._decide_pod(new, announce, withdraw)
             self._flush(announce, withdraw)
 
+    @_timed
     def on_service(self, key: str, old: Service | None, new: Service | None) -> None:
         self._on_simple(old, new, policy.service_decision)
 
+    @_timed
     def on_eip(self, key: str, old: IptablesEIP | None, new: IptablesEIP | None) -> None:
         self._on_simple(old, new, policy.eip_decision)
 

@@ -68,6 +68,11 @@ class RestController(ControllerBase):
     def get_announcements(self, req, **_):  # type: ignore[no-untyped-def]
         return _json(self.app.reconciler.announcements())
 
+    @route("metrics", "/metrics", methods=["GET"])
+    def get_metrics(self, req, **_):  # type: ignore[no-untyped-def]
+        return Response(status=200, content_type="text/plain", charset="utf-8",
+                        body=self.app.metrics.render())  # fmt: skip
+
     @route("healthz", "/healthz", methods=["GET"])
     def healthz(self, req, **_):  # type: ignore[no-untyped-def]
         return _json({"status": "ok"})

@@ -136,6 +136,28 @@ class Speaker:
             call("core.stop")
             self._core = None
 
+    def shutdown(self, notify: bool) -> None:
+        """Close every session: with *notify*, a Cease first (the peer withdraws
+        at once); without, the TCP connection just ends, leaving the routes to a
+        graceful-restart helper's timer."""
+        from ryu.lib.packet.bgp import BGP_ERROR_CEASE, BGP_ERROR_SUB_ADMINISTRATIVE_SHUTDOWN
+
+        if self._core is None:
+            return
+        for peer in self._core.peer_manager.iterpeers:
+            protocol = peer.protocol
+            if protocol is None or not peer.in_established():
+                continue
+            if notify:
+                protocol.send_notification(
+                    BGP_ERROR_CEASE, BGP_ERROR_SUB_ADMINISTRATIVE_SHUTDOWN
+                )
+                LOG.info("neighbor %s: sent Cease (administrative shutdown)", peer.ip_address)
+            else:
+                protocol._socket.close()
+                LOG.info("neighbor %s: connection closed, routes left to its restart timer",
+                         peer.ip_address)  # fmt: skip
+
     def _add_neighbor(self, n: Neighbor) -> None:
         from ryu.services.protocols.bgp.api.base import call
 

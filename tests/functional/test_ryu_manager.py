@@ -8,6 +8,7 @@ the REST default of 127.0.0.1 all work in the real process.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -146,3 +147,62 @@ def test_no_router_id_anywhere_is_refused(tmp_path):
                          env={"PATH": "/usr/bin:/bin"})  # fmt: skip
     assert out.returncode != 0
     assert "router_id" in out.stdout + out.stderr
+
+
+def _wait_ready(proc: subprocess.Popen[str], port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        try:
+            if _get_status(port, "/readyz") == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "never ready"
+        time.sleep(0.1)
+
+
+def _metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        text = resp.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def test_metrics_move_with_the_cluster(running, cluster):
+    proc, port = running
+    _wait_ready(proc, port)
+    before = _metrics(port)
+    assert before['ryukovn_bgp_session_state{peer="127.0.0.2",state="established"}'] == 0
+    assert before['ryukovn_watch_synced{resource="pods"}'] == 1
+    cluster.create({
+        "apiVersion": "kubeovn.io/v1", "kind": "Subnet",
+        "metadata": {"name": "metrics-net", "annotations": {"ovn.kubernetes.io/bgp": "true"}},
+        "spec": {"cidrBlock": "10.99.0.0/16"},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    })  # fmt: skip
+    deadline = time.monotonic() + 10
+    while _metrics(port)['ryukovn_prefixes_announced{family="ipv4"}'] < 1:
+        assert time.monotonic() < deadline, "the subnet's CIDR was never counted"
+        time.sleep(0.05)
+    after = _metrics(port)
+    assert after['ryukovn_watch_events_total{resource="subnets"}'] > before.get(
+        'ryukovn_watch_events_total{resource="subnets"}', 0)
+    assert after["ryukovn_reconcile_seconds_count"] > before["ryukovn_reconcile_seconds_count"]
+    assert after["ryukovn_prefixes_wanted"] >= 1
+    cluster.delete("Subnet", "metrics-net")
+
+
+def test_sigterm_stops_cleanly_with_exit_status_0(running):
+    proc, port = running
+    _wait_ready(proc, port)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    text = proc.stdout.read()
+    assert "SIGTERM" in text
+    assert "Traceback" not in text

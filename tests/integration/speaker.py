@@ -22,6 +22,7 @@ BIN = Path(sys.executable).parent
 DRIVER_APP = Path(__file__).with_name("driver_app.py")
 WSAPI_PORT = 8080
 
+_GET = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"
 _POST = """
 import json, sys, urllib.request
 req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST")
@@ -95,6 +96,10 @@ class SpeakerProcess:
         self.check_alive()
         probe = f"import urllib.request; urllib.request.urlopen('{self.url}{path}', timeout=2)"
         return self.ns.run([str(BIN / "python"), "-c", probe], check=False).returncode == 0
+
+    def fetch(self, path: str) -> str:
+        """The body of GET *path* on the speaker's REST API (from inside its namespace)."""
+        return self.ns.run([str(BIN / "python"), "-c", _GET, self.url + path]).stdout
 
     def healthy(self) -> bool:
         return self._answers_200("/healthz")

@@ -8,6 +8,7 @@ with which next hop (so from which node), and what the router saw withdrawn.
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,27 @@ def test_bad_objects_never_stop_the_good_ones(lab, workdir):
     for pod in bad:
         assert f"Pod/shop/{pod['metadata']['name']}" in log
     assert ("x" * 200) not in log  # junk is quoted short
+
+
+def test_sigterm_without_graceful_restart_makes_the_router_withdraw_at_once(lab, workdir):
+    one = _one_node(lab, workdir, "gobgp")
+    one.api.create(_subnet("net", "10.16.0.0/16", bgp="true"))
+    one.router.wait_rib(_exactly({"10.16.0.0/16"}), "ipv4")
+    started = time.monotonic()
+    assert one.spk.stop() == 0
+    # Hold time is 90 s: only the Cease can empty the table this fast.
+    one.router.wait_rib(_exactly(set()), "ipv4", timeout=10)
+    assert time.monotonic() - started < 10
+    assert one.router.log_lines("administrative shutdown")
+    assert "sent Cease" in one.spk.log_text()
+
+
+def test_metrics_follow_a_live_session(lab, workdir):
+    one = _one_node(lab, workdir, "gobgp")
+    one.api.create(_subnet("net", "10.16.0.0/16", bgp="true"))
+    one.router.wait_rib(_exactly({"10.16.0.0/16"}), "ipv4")
+    text = one.spk.fetch("/metrics")
+    peer = one.side.v4
+    assert f'ryukovn_bgp_session_state{{peer="{peer}",state="established"}} 1.0' in text
+    assert f'ryukovn_bgp_prefixes_sent{{peer="{peer}"}} 1.0' in text
+    assert 'ryukovn_prefixes_announced{family="ipv4"} 1.0' in text
