@@ -62,6 +62,7 @@ class RyuKovnApp(app_manager.RyuApp):
             self.speaker, wiring.context(self.settings), self.metrics.reconcile_seconds.observe
         )
         self.watchers = wiring.watchers(self.settings, api, self.reconciler)
+        self.speaker.table_ready = lambda: all(w.synced for w in self.watchers)
         self._by_address = {n.address: n for n in self.speaker.neighbors}
         self._stop_watching = threading.Event()  # green under ryu-manager
         self._stopped = hub.Event()

@@ -12,7 +12,8 @@ Ryu's core is a process-wide singleton, so there is one Speaker per process.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,12 @@ class Speaker:
         self._announced: set[str] = set()
         self._core = None
         self._watcher = None
+        # Whether the wanted table is complete (the Kubernetes lists are in);
+        # the app replaces it.  End-of-RIB waits for it.
+        self.table_ready: Callable[[], bool] = lambda: True
+        self._started_at = time.monotonic()
+        self._ever_up: set[str] = set()
+        self.end_of_rib_sent: dict[str, int] = {}
 
     # -- life cycle ---------------------------------------------------------
 
@@ -83,6 +90,7 @@ class Speaker:
         from ryu_kovn.ryu_fixes import (
             api_log,
             bgp_sockets,
+            graceful_restart,
             listeners,
             next_hop,
             peer_output,
@@ -95,6 +103,8 @@ class Speaker:
         next_hop.install(self._next_hop_for)
         peer_output.install()
         listeners.install()
+        graceful_restart.install(self._graceful_restart_capability)
+        self._started_at = time.monotonic()
 
         s = self.settings
         # Like the Go speaker: listen only in passive mode, so that a node
@@ -191,14 +201,80 @@ class Speaker:
         from ryu.services.protocols.bgp.signals.emit import BgpSignalBus
 
         bus = self._core._signal_bus
-        bus.register_listener(
-            BgpSignalBus.BGP_ADJ_UP,
-            lambda _, info: LOG.info("neighbor %s: session established", info["peer"].ip_address),
-        )
+        bus.register_listener(BgpSignalBus.BGP_ADJ_UP, lambda _, info: self._on_up(info["peer"]))
         bus.register_listener(
             BgpSignalBus.BGP_ADJ_DOWN,
             lambda _, info: LOG.warning("neighbor %s: session down", info["peer"].ip_address),
         )
+
+    def _on_up(self, peer) -> None:  # type: ignore[no-untyped-def]
+        from ryu.lib import hub
+
+        LOG.info("neighbor %s: session established", peer.ip_address)
+        self._ever_up.add(peer.ip_address)
+        # Ryu queues the initial table right after this signal, in the same
+        # greenthread: End-of-RIB, queued from a new one, comes after it.
+        hub.spawn(self._send_end_of_rib, peer, peer.protocol)
+
+    # -- graceful restart ---------------------------------------------------
+
+    def _graceful_restart_capability(self, address: str):  # type: ignore[no-untyped-def]
+        from ryu.lib.packet.bgp import RF_IPv4_UC, RF_IPv6_UC
+
+        from ryu_kovn.ryu_fixes.graceful_restart import capability
+
+        s = self.settings
+        if not s.graceful_restart:
+            return None
+        neighbor = next((n for n in self.neighbors if n.address == address), None)
+        if neighbor is None:
+            return None
+        rf = RF_IPv4_UC if neighbor.family == "ipv4" else RF_IPv6_UC
+        # Restart State: this process has not had a session with the peer yet,
+        # so it is (re)starting and the peer should not wait for our End-of-RIB
+        # before sending its own.
+        restarting = address not in self._ever_up
+        return capability(s.graceful_restart_time, restarting, [(rf.afi, rf.safi)])
+
+    def _send_end_of_rib(self, peer, protocol) -> None:  # type: ignore[no-untyped-def]
+        """RFC 4724: after the initial table, End-of-RIB for each family.
+
+        Not before the wanted table is complete (a peer keeping our routes
+        stale would drop every one not re-sent yet), unless the deferral time
+        runs out; and only once Ryu's processor has queued every route to the
+        peer, so that End-of-RIB follows them in the peer's FIFO.
+        """
+        from ryu.lib import hub
+        from ryu.lib.packet.bgp import (
+            BGPPathAttributeMpUnreachNLRI,
+            BGPUpdate,
+            RF_IPv4_UC,
+            RF_IPv6_UC,
+        )
+
+        deadline = self._started_at + self.settings.graceful_restart_deferral_time
+        while not self.table_ready() and time.monotonic() < deadline:
+            hub.sleep(0.05)
+        if not self.table_ready():
+            LOG.warning("neighbor %s: deferral time over with the table incomplete; "
+                        "sending End-of-RIB anyway", peer.ip_address)  # fmt: skip
+        processor = self._core._bgp_processor
+        while not processor._dest_queue.is_empty():
+            hub.sleep(0.01)
+        if peer.protocol is not protocol or not peer.in_established():
+            return  # that session is gone; the next one sends its own
+        for rf in (RF_IPv4_UC, RF_IPv6_UC):
+            if not peer.is_mbgp_cap_valid(rf):
+                continue
+            if rf == RF_IPv4_UC:
+                update = BGPUpdate()  # the IPv4 End-of-RIB is an empty UPDATE
+            else:
+                unreach = BGPPathAttributeMpUnreachNLRI(rf.afi, rf.safi, [])
+                update = BGPUpdate(path_attributes=[unreach])
+            peer.enque_outgoing_msg(update)
+            LOG.info("neighbor %s: End-of-RIB queued for %s", peer.ip_address,
+                     "ipv4" if rf == RF_IPv4_UC else "ipv6")  # fmt: skip
+        self.end_of_rib_sent[peer.ip_address] = self.end_of_rib_sent.get(peer.ip_address, 0) + 1
 
     # -- next hops ----------------------------------------------------------
 
