@@ -80,6 +80,10 @@ _GR_TIME_RULE = "a duration from 1s to 4095s, e.g. 90s or 2m0s"
 _GR_DEFERRAL_RULE = "a duration from 1s to 18h, e.g. 360s or 6m0s"
 _BOOL_RULE = "true or false; yes/no, on/off and 1/0 work too"
 _TTL_RULE = "an integer from 1 to 255"
+_MIN_V4_RULE = "an integer from 0 to 32"
+_MIN_V6_RULE = "an integer from 0 to 128"
+DEFAULT_MIN_PREFIX_LENGTH_V4 = 8
+DEFAULT_MIN_PREFIX_LENGTH_V6 = 16
 _PORT_RULE = "an integer from 1 to 65535"
 _NODE_NAME_RULE = "a Kubernetes node name"
 _KUBECONFIG_RULE = "the path of an existing kubeconfig file"
@@ -268,6 +272,40 @@ OPTS: list[cfg.Opt] = [
                 "false",
             ),
         ),
+        cfg.IntOpt(
+            "min_prefix_length_v4",
+            default=DEFAULT_MIN_PREFIX_LENGTH_V4,
+            min=0,
+            max=32,
+            help=_help(
+                "Never announce an IPv4 prefix shorter than this, whatever a Subnet says "
+                "(a /1 from a typo would pull half the Internet's traffic into the cluster).",
+                _MIN_V4_RULE,
+                str(DEFAULT_MIN_PREFIX_LENGTH_V4),
+            ),
+        ),
+        cfg.IntOpt(
+            "min_prefix_length_v6",
+            default=DEFAULT_MIN_PREFIX_LENGTH_V6,
+            min=0,
+            max=128,
+            help=_help(
+                "Never announce an IPv6 prefix shorter than this.",
+                _MIN_V6_RULE,
+                str(DEFAULT_MIN_PREFIX_LENGTH_V6),
+            ),
+        ),
+        cfg.BoolOpt(
+            "allow_special_prefixes",
+            default=False,
+            help=_help(
+                "Allow announcing special ranges: default routes, loopback, link-local, "
+                "multicast, unspecified and broadcast addresses (refused unless this is on). "
+                "IPv4-mapped IPv6 addresses are refused even then.",
+                _BOOL_RULE,
+                "false",
+            ),
+        ),
         cfg.BoolOpt(
             "nat_gw_mode",
             default=False,
@@ -433,6 +471,9 @@ class Settings:
     passive: bool = False
     ebgp_multihop: int = DEFAULT_EBGP_MULTIHOP
     announce_cluster_ip: bool = False
+    min_prefix_length_v4: int = DEFAULT_MIN_PREFIX_LENGTH_V4
+    min_prefix_length_v6: int = DEFAULT_MIN_PREFIX_LENGTH_V6
+    allow_special_prefixes: bool = False
     nat_gw_mode: bool = False
     node_name: str = ""  # "" when neither node_name nor env NODE_NAME is set
     kubeconfig: str | None = None
@@ -789,6 +830,13 @@ def validate(conf: cfg.ConfigOpts | None = None, env: Mapping[str, str] | None =
         passive=check.value("passivemode", _BOOL_RULE, False),
         ebgp_multihop=check.value("ebgp_multihop", _TTL_RULE, DEFAULT_EBGP_MULTIHOP),
         announce_cluster_ip=check.value("announce_cluster_ip", _BOOL_RULE, False),
+        min_prefix_length_v4=check.value(
+            "min_prefix_length_v4", _MIN_V4_RULE, DEFAULT_MIN_PREFIX_LENGTH_V4
+        ),
+        min_prefix_length_v6=check.value(
+            "min_prefix_length_v6", _MIN_V6_RULE, DEFAULT_MIN_PREFIX_LENGTH_V6
+        ),
+        allow_special_prefixes=check.value("allow_special_prefixes", _BOOL_RULE, False),
         nat_gw_mode=nat_gw_mode,
         node_name=node_name,
         kubeconfig=_check_kubeconfig(check),

@@ -21,6 +21,9 @@ def context(settings: Settings) -> policy.Context:
         node_name=settings.node_name,
         announce_cluster_ip=settings.announce_cluster_ip,
         gateway_name=settings.gateway_name if settings.nat_gw_mode else None,
+        min_prefix_len_v4=settings.min_prefix_length_v4,
+        min_prefix_len_v6=settings.min_prefix_length_v6,
+        allow_special=settings.allow_special_prefixes,
     )
 
 

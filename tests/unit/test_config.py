@@ -629,6 +629,9 @@ def test_list_opts_is_every_option_in_default() -> None:
         "passivemode",
         "ebgp_multihop",
         "announce_cluster_ip",
+        "min_prefix_length_v4",
+        "min_prefix_length_v6",
+        "allow_special_prefixes",
         "nat_gw_mode",
         "node_name",
         "kubeconfig",
@@ -674,3 +677,26 @@ def refuse_conf(conf: cfg.ConfigOpts) -> ConfigError:
     with pytest.raises(ConfigError) as caught:
         config.validate(conf, env={})
     return caught.value
+
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "rule"),
+    [
+        ("min_prefix_length_v4", "33", "0 to 32"),
+        ("min_prefix_length_v4", "-1", "0 to 32"),
+        ("min_prefix_length_v6", "129", "0 to 128"),
+        ("allow_special_prefixes", "sometimes", "true or false"),
+    ],
+)
+def test_safety_options_are_checked(tmp_path: Path, option: str, value: str, rule: str) -> None:
+    error = only_error(refuse(tmp_path, {option: value}))
+    assert f"'{option}'" in str(error) and rule in str(error)
+
+
+def test_safety_defaults_and_overrides(tmp_path: Path) -> None:
+    defaults = load(tmp_path)
+    assert (defaults.min_prefix_length_v4, defaults.min_prefix_length_v6) == (8, 16)
+    assert defaults.allow_special_prefixes is False
+    chosen = load(tmp_path, {"min_prefix_length_v4": "16", "allow_special_prefixes": "true"})
+    assert chosen.min_prefix_length_v4 == 16 and chosen.allow_special_prefixes is True

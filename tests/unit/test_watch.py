@@ -238,7 +238,7 @@ def test_list_then_watch_delivers_create_modify_delete(api: KubeAPI, watch: Any)
     run.calls.clear()
 
     api.load([pod("shop", "d")])
-    api.annotate("Pod", "a", {"ovn.kubernetes.io/bgp": "true"}, namespace="shop")
+    api.annotate("Pod", "a", namespace="shop", annotations={"ovn.kubernetes.io/bgp": "true"})
     api.delete("Pod", "b", namespace="shop")
     calls = run.wait_calls(3)
     assert [(k, o is None, n is None) for k, o, n in calls] == [
@@ -259,15 +259,15 @@ def test_changes_the_trim_does_not_keep_cause_no_call(api: KubeAPI, watch: Any) 
     run.synced()
     run.calls.clear()
     before = run.watcher.stats["events"]
-    written = api.patch_status("Pod", "a", {"podIP": "10.16.0.9",
-                                            "conditions": [{"type": "Ready"}]}, "shop")
-    written = api.label("Pod", "a", {"app": "web"}, namespace="shop")
+    written = api.patch_status("Pod", "a", namespace="shop",
+                               status={"podIP": "10.16.0.9", "conditions": [{"type": "Ready"}]})
+    written = api.label("Pod", "a", namespace="shop", labels={"app": "web"})
     run.wait_rv(rv_of(written))
     assert run.calls == []
     assert run.watcher.stats["events"] == before + 2
     # The cache still follows the object's resourceVersion, silently.
     assert run.watcher.cache["shop/a"].resource_version == rv_of(written)
-    api.patch_status("Pod", "a", {"phase": "Succeeded"}, "shop")  # this one counts
+    api.patch_status("Pod", "a", namespace="shop", status={"phase": "Succeeded"})  # this one counts
     (key, old, new), = run.wait_calls(1)
     assert (key, old.phase, new.phase) == ("shop/a", "Running", "Succeeded")
 
@@ -293,10 +293,10 @@ def test_eips_of_one_gateway_and_relabel_away_is_a_deletion(api: KubeAPI,
     (key, old, new), = run.calls
     assert key == "eip-a" and old is None and isinstance(new, IptablesEIP)
     assert (new.gateway, new.v4ip, new.ready, new.bgp) == ("gw1", "198.51.100.10", True, "true")
-    api.label("IptablesEIP", "eip-a", {GW_LABEL: "gw2"})
+    api.label("IptablesEIP", "eip-a", namespace=None, labels={GW_LABEL: "gw2"})
     key, old, new = run.wait_calls(2)[1]
     assert (key, old.gateway, new) == ("eip-a", "gw1", None)
-    api.label("IptablesEIP", "eip-b", {GW_LABEL: "gw1"})
+    api.label("IptablesEIP", "eip-b", namespace=None, labels={GW_LABEL: "gw1"})
     key, old, new = run.wait_calls(3)[2]
     assert (key, old, new.v4ip) == ("eip-b", None, "198.51.100.11")
     assert set(run.watcher.cache) == {"eip-b"}
@@ -310,7 +310,8 @@ def test_cluster_scoped_subnets(api: KubeAPI, watch: Any) -> None:
     assert set(by_key) == {"ovn-default", "edge"}
     assert isinstance(by_key["edge"], Subnet) and by_key["edge"].ready is False
     assert by_key["ovn-default"].cidr_block == "10.16.0.0/16"
-    api.set_status("Subnet", "edge", {"conditions": [{"type": "Ready", "status": "True"}]})
+    api.set_status("Subnet", "edge", namespace=None,
+                   status={"conditions": [{"type": "Ready", "status": "True"}]})
     key, old, new = run.wait_calls(3)[2]
     assert (key, old.ready, new.ready) == ("edge", False, True)
 
@@ -354,8 +355,9 @@ def test_410_relists_and_delivers_only_the_difference(api: KubeAPI, watch: Any) 
     api.admin.wait_watches(1, SUBNETS_PATH)
     run.calls.clear()
     run.hold_after(api.drop_watches)
-    api.annotate("Subnet", "touch", {"unrelated": "x"})  # new RV, same trimmed object
-    api.patch("Subnet", "change", {"spec": {"cidrBlock": "10.98.0.0/24"}})
+    # A new resourceVersion, the same trimmed object:
+    api.annotate("Subnet", "touch", namespace=None, annotations={"unrelated": "x"})
+    api.patch("Subnet", "change", namespace=None, patch={"spec": {"cidrBlock": "10.98.0.0/24"}})
     api.delete("Subnet", "remove")
     api.load([subnet("add")])
     api.compact()  # the watch will ask for an RV that is gone: 410
