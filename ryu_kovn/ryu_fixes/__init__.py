@@ -18,8 +18,9 @@ hook imports :mod:`.eventlet_wsgi` in every interpreter of the environment.
   that listener before binding the next), so passive mode never accepts IPv6;
   and it takes any connection whose remote port is not 179 for an incoming
   one, so peers on another port are rejected in active mode.
-- :mod:`.peer_output`: IPv4/IPv6 unicast paths are sent to peers that did not
-  negotiate the family, and one failed UPDATE kills the peer for good.
+- :mod:`.peer_output`: one UPDATE per prefix; routes learned from one peer
+  passed on to the others (transit); IPv4/IPv6 unicast paths sent to peers
+  that did not negotiate the family; one failed UPDATE kills the peer for good.
 - :mod:`.rtconf_limits`: hold time < 10 s and connect retry < 10 s are refused,
   though RFC 4271 and kube-ovn allow a 3 s hold time.
 - :mod:`.api_log`: ``ryu.services.protocols.bgp.api.base.call`` logs every API

@@ -1,27 +1,171 @@
-"""What Ryu sends to a peer: only negotiated families, and never a dead sink.
+"""What Ryu sends to a peer: only our own routes, only negotiated families,
+many prefixes per UPDATE, and never a dead sink.
+
+Transit
+    Ryu advertises every best path to every peer, routes learned from one
+    upstream router included: a node would offer itself as a transit path
+    between the routers.  ryu-kovn announces only what it originates.
 
 Wrong family
     ``Peer.communicate_path`` exempts IPv4 and IPv6 unicast from its
     capability check (``... or path_rf in [RF_IPv4_UC, RF_IPv6_UC]``), so a
     prefix announced while sessions are up goes to every peer, IPv4 routes to
     IPv6-only peers included.  Such an UPDATE carries an IPv6 NEXT_HOP that
-    cannot be encoded, raising in the peer's send loop.  The wrapper passes a
-    path on only when the session negotiated its family (RFC 4760).
+    cannot be encoded, raising in the peer's send loop.  A path is passed on
+    only when the session negotiated its family (RFC 4760).
+
+One UPDATE per prefix
+    ``Peer._send_outgoing_route`` builds one UPDATE for each path ("TODO(PH):
+    optimized by sending several prefixes per update"): 100k prefixes are
+    100k messages.  The send loop here takes the run of consecutive queued
+    local paths of one family and direction, and packs them into UPDATEs up
+    to the 4096-byte message limit: they share every attribute, the next hop
+    included, because every local path to one peer gets the same.
 
 Dead sink
-    Any exception in ``Peer._send_outgoing_route`` ends the greenthread that
-    owns the peer; the peer then never reconnects ("Tried to spawn a child
-    thread before this Activity was started").  One message that cannot be
-    sent must not take the session's future with it: it is logged with its
-    prefix and skipped.
+    Any exception in the send loop ends the greenthread that owns the peer;
+    the peer then never reconnects ("Tried to spawn a child thread before this
+    Activity was started").  A message that cannot be sent is logged with its
+    prefixes and skipped instead.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 LOG = logging.getLogger(__name__)
 _MARK = "_ryu_kovn_peer_output"
+
+# RFC 4271: 4096 bytes per message.  What is not NLRI in one of our UPDATEs
+# (header, lengths, ORIGIN, AS_PATH with a few ASNs, NEXT_HOP or MP_REACH with
+# a link-local second next hop) stays well under this reserve.
+MAX_MESSAGE = 4096
+RESERVED = 160
+
+
+def _nlri_bytes(path: Any) -> int:
+    return 1 + (path.nlri.length + 7) // 8
+
+
+def _packable(msg: Any) -> bool:
+    from ryu.lib.packet.bgp import RF_IPv4_UC, RF_IPv6_UC
+    from ryu.services.protocols.bgp.model import OutgoingRoute
+
+    return (
+        isinstance(msg, OutgoingRoute)
+        and msg.path.source is None
+        and msg.path.route_family in (RF_IPv4_UC, RF_IPv6_UC)
+        and not msg.for_route_refresh
+    )
+
+
+def _take_run(peer: Any, first: Any) -> list[Any]:
+    """*first* and the queued routes right behind it that can share its UPDATEs."""
+    key = (first.path.route_family, first.path.is_withdraw)
+    run = [first]
+    queue = peer.outgoing_msg_list
+    while True:
+        nxt = queue.pop_first()
+        if nxt is None:
+            return run
+        if not _packable(nxt) or (nxt.path.route_family, nxt.path.is_withdraw) != key:
+            queue.prepend(nxt)
+            return run
+        run.append(nxt)
+
+
+def _record(peer: Any, routes: list[Any]) -> list[Any]:
+    """Ryu's per-path bookkeeping (Adj-RIB-Out, sent routes); the routes to send."""
+    from ryu.services.protocols.bgp.model import SentRoute
+
+    table = peer._core_service.table_manager
+    to_send = []
+    for route in routes:
+        path = route.path
+        blocked, _ = peer._apply_out_filter(path)
+        sent = SentRoute(path, peer, blocked)
+        peer._adj_rib_out[path.nlri.formatted_nlri_str] = sent
+        peer._signal_bus.adj_rib_out_changed(peer, sent)
+        if not blocked:
+            to_send.append(route)
+        if not path.is_withdraw:
+            table.remember_sent_route(sent)
+    return to_send
+
+
+def _chunks(routes: list[Any]) -> list[list[Any]]:
+    chunks: list[list[Any]] = []
+    current: list[Any] = []
+    size = 0
+    for route in routes:
+        need = _nlri_bytes(route.path)
+        if current and size + need > MAX_MESSAGE - RESERVED:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(route)
+        size += need
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _add_nlri(update: Any, path: Any, more: list[Any]) -> None:
+    from ryu.lib.packet.bgp import (
+        BGPPathAttributeMpReachNLRI,
+        BGPPathAttributeMpUnreachNLRI,
+        RF_IPv4_UC,
+    )
+
+    if path.route_family == RF_IPv4_UC:
+        (update.withdrawn_routes if path.is_withdraw else update.nlri).extend(more)
+        return
+    wanted = BGPPathAttributeMpUnreachNLRI if path.is_withdraw else BGPPathAttributeMpReachNLRI
+    for attr in update.path_attributes:
+        if isinstance(attr, wanted):
+            (attr.withdrawn_routes if path.is_withdraw else attr.nlri).extend(more)
+            return
+    raise ValueError(f"no {wanted.__name__} in the UPDATE for {path.nlri.formatted_nlri_str}")
+
+
+def send_packed(peer: Any, routes: list[Any]) -> None:
+    from ryu.services.protocols.bgp.peer import PeerCounterNames
+
+    for chunk in _chunks(_record(peer, routes)):
+        update = peer._construct_update(chunk[0])
+        _add_nlri(update, chunk[0].path, [r.path.nlri for r in chunk[1:]])
+        peer._protocol.send(update)
+        peer.state.incr(PeerCounterNames.SENT_UPDATES)
+
+
+def _process_outgoing(self) -> None:  # type: ignore[no-untyped-def]
+    """The peer's send loop: Ryu's message kinds, local routes packed."""
+    from ryu.lib.packet.bgp import BGPRouteRefresh, BGPUpdate
+    from ryu.services.protocols.bgp.model import OutgoingRoute
+    from ryu.services.protocols.bgp.peer import PeerCounterNames
+
+    while True:
+        msg = self.outgoing_msg_list.pop_first() if self._protocol is not None else None
+        if msg is None:
+            self.outgoing_msg_event.clear()
+            self.outgoing_msg_event.wait()
+            continue
+        batch = [msg]
+        try:
+            if _packable(msg):
+                batch = _take_run(self, msg)
+                send_packed(self, batch)
+            elif isinstance(msg, OutgoingRoute):
+                self._send_outgoing_route(msg)
+            elif isinstance(msg, BGPRouteRefresh):
+                self._send_outgoing_route_refresh_msg(msg)
+            elif isinstance(msg, BGPUpdate):  # End-of-RIB
+                self._protocol.send(msg)
+                self.state.incr(PeerCounterNames.SENT_UPDATES)
+        except Exception:
+            prefixes = [m.path.nlri.formatted_nlri_str for m in batch if hasattr(m, "path")]
+            what = ", ".join(prefixes[:5]) or type(msg).__name__
+            LOG.exception("could not send %s to %s; skipped", what, self.ip_address)
 
 
 def install() -> None:
@@ -30,24 +174,14 @@ def install() -> None:
     if getattr(Peer, _MARK, False):
         return
     communicate_path = Peer.communicate_path
-    send_outgoing_route = Peer._send_outgoing_route
 
-    def communicate_negotiated_path(self, path):  # type: ignore[no-untyped-def]
+    def communicate_own_negotiated_path(self, path):  # type: ignore[no-untyped-def]
+        if path.source is not None:
+            return None  # learned from a peer: never passed on (not a transit node)
         if self.in_established() and not self.is_mbgp_cap_valid(path.route_family):
             return None
         return communicate_path(self, path)
 
-    def send_or_skip(self, outgoing_route):  # type: ignore[no-untyped-def]
-        try:
-            return send_outgoing_route(self, outgoing_route)
-        except Exception:
-            LOG.exception(
-                "could not send %s to %s; skipped",
-                outgoing_route.path.nlri.formatted_nlri_str,
-                self.ip_address,
-            )
-            return None
-
-    Peer.communicate_path = communicate_negotiated_path
-    Peer._send_outgoing_route = send_or_skip
+    Peer.communicate_path = communicate_own_negotiated_path
+    Peer._process_outgoing_msg_list = _process_outgoing
     setattr(Peer, _MARK, True)
