@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Debian packages the integration tests drive: real BGP routers and netns tools.
 DEBIAN_PACKAGES := gobgpd bird2 iproute2 tcpdump procps
 
-.PHONY: venv install debs test unit integration lint demo clean
+.PHONY: venv install install-demo debs test unit integration lint demo clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ venv: $(VENV)/.created
 # editable install would not place in site-packages.
 install: venv
 	$(PIP) install -q --no-build-isolation '.[test]'
+
+# What the demo needs and nothing more: the package and the emulated API server.
+install-demo: venv
+	$(PIP) install -q --no-build-isolation '.[emulator]'
 
 debs:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
@@ -48,5 +52,13 @@ clean:
 	rm -rf $(VENV) build *.egg-info
 
 # The product's front door: the speaker and a real router on loopback, no root.
-demo: install
-	$(PY) demo/demo.py
+# The router is gobgpd when installed, else ExaBGP from PyPI (the `demo` extra),
+# put into the venv only then; RYU_KOVN_DEMO_ROUTER=exabgp forces ExaBGP.
+demo: install-demo
+	@if [ "$${RYU_KOVN_DEMO_ROUTER:-auto}" = exabgp ] || \
+	    ! { command -v gobgpd && command -v gobgp; } >/dev/null 2>&1; then \
+	  $(PY) -c 'import exabgp' 2>/dev/null || { \
+	    echo "demo: the router will be ExaBGP (no gobgpd, or forced): installing ExaBGP from PyPI into $(VENV)"; \
+	    $(PIP) install -q --no-build-isolation '.[demo]'; }; \
+	fi
+	@$(PY) demo/demo.py
