@@ -90,6 +90,7 @@ class Speaker:
         from ryu_kovn.ryu_fixes import (
             api_log,
             bgp_sockets,
+            circular_list,
             graceful_restart,
             listeners,
             next_hop,
@@ -98,6 +99,7 @@ class Speaker:
         )
 
         api_log.install()
+        circular_list.install()
         rtconf_limits.install()
         bgp_sockets.install(ttl=self.settings.ebgp_multihop)
         next_hop.install(self._next_hop_for)

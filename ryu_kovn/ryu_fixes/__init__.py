@@ -12,6 +12,8 @@ hook imports :mod:`.eventlet_wsgi` in every interpreter of the environment.
 - :mod:`.next_hop`: Ryu takes the eBGP next hop from the session's bound
   address only; ryu-kovn needs the route-lookup source with the ``node_ips``
   substitution, re-evaluated when routing changes.
+- :mod:`.circular_list`: list membership compares nodes with ``==``, which
+  for destinations renders whole tables as strings (a third of a cold start).
 - :mod:`.graceful_restart`: no Graceful Restart capability (RFC 4724) in the
   OPEN; End-of-RIB for unicast families is never sent (the speaker sends it).
 - :mod:`.listeners`: the core listens on its first host only (it blocks on
