@@ -59,10 +59,15 @@ class RyuKovnApp(app_manager.RyuApp):
         self.speaker = Speaker(self.settings)
         self.metrics = Metrics(self)
         self.reconciler = Reconciler(
-            self.speaker, wiring.context(self.settings), self.metrics.reconcile_seconds.observe
+            self.speaker,
+            wiring.context(self.settings),
+            observe=self.metrics.reconcile_seconds.observe,
+            defer=hub.spawn,
         )
         self.watchers = wiring.watchers(self.settings, api, self.reconciler)
-        self.speaker.table_ready = lambda: all(w.synced for w in self.watchers)
+        self.speaker.table_ready = lambda: (
+            all(w.synced for w in self.watchers) and not self.reconciler.pending()
+        )
         self._by_address = {n.address: n for n in self.speaker.neighbors}
         self._stop_watching = threading.Event()  # green under ryu-manager
         self._stopped = hub.Event()

@@ -69,10 +69,22 @@ class Reconciler:
         sink: RouteSink,
         ctx: policy.Context,
         observe: Callable[[float], None] | None = None,
+        defer: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
+        """*defer* schedules a call for when the current greenthread yields.
+
+        With it, the speaker calls of consecutive changes (a list of 100k
+        pods, a burst of events) are merged into one call and one log line;
+        a single event still goes out at the next yield, within milliseconds.
+        Without it every change calls the speaker at once.
+        """
         self._sink = sink
         self._ctx = ctx
         self._observe = observe
+        self._defer = defer
+        self._to_announce: set[str] = set()
+        self._to_withdraw: set[str] = set()
+        self._drain_scheduled = False
         self._lock = threading.Lock()
         self._wants: dict[str, frozenset[policy.Want]] = {}
         self._holders: dict[str, set[str]] = defaultdict(set)
@@ -192,14 +204,45 @@ class Reconciler:
         LOG.warning("skipped: %s", problem)
 
     def _flush(self, announce: set[str], withdraw: set[str]) -> None:
+        # A prefix withdrawn and wanted again before the speaker heard of
+        # either (or the reverse) cancels out: the router sees nothing.
+        for prefix in withdraw:
+            if prefix in self._to_announce:
+                self._to_announce.discard(prefix)
+            else:
+                self._to_withdraw.add(prefix)
+        for prefix in announce:
+            if prefix in self._to_withdraw:
+                self._to_withdraw.discard(prefix)
+            else:
+                self._to_announce.add(prefix)
+        if self._defer is None:
+            self._drain()
+        elif not self._drain_scheduled and (self._to_announce or self._to_withdraw):
+            self._drain_scheduled = True
+            self._defer(self._drain_locked)
+
+    def _drain_locked(self) -> None:
+        with self._lock:
+            self._drain()
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        withdraw, self._to_withdraw = self._to_withdraw, set()
+        announce, self._to_announce = self._to_announce, set()
         if withdraw:
             self._sink.withdraw(sorted(withdraw))
             self.counters.withdrawn += len(withdraw)
-            LOG.info("withdrawn: %s", _summary(withdraw))
+            LOG.info("withdrawn %d: %s", len(withdraw), _summary(withdraw))
         if announce:
             self._sink.announce(sorted(announce))
             self.counters.announced += len(announce)
-            LOG.info("announced: %s", _summary(announce))
+            LOG.info("announced %d: %s", len(announce), _summary(announce))
+
+    def pending(self) -> bool:
+        """Whether changes are decided but not yet handed to the speaker."""
+        with self._lock:
+            return bool(self._to_announce or self._to_withdraw)
 
     # -- views ----------------------------------------------------------------
 

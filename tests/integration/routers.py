@@ -356,9 +356,13 @@ class GoBGPRouter(Router):
         peers: Sequence[PeerSpec],
         listen_port: int = 179,
         grpc_port: int = 50051,
+        log_level: str = "debug",
     ):
         super().__init__(ns, workdir, asn, router_id, peers, listen_port)
         self.grpc_port = grpc_port
+        # Debug logs help post-mortems; benchmarks pass "info", since gobgpd
+        # writes a line per received prefix at debug and that is what they'd time.
+        self.log_level = log_level
         self.config_path = self.workdir / "gobgpd.toml"
         self._monitor_lock = threading.Lock()
 
@@ -445,7 +449,7 @@ class GoBGPRouter(Router):
         """Write config, start gobgpd, return once gRPC answers with all peers."""
         self.config_path.write_text(self.render_config())
         argv = [
-            "gobgpd", "-f", str(self.config_path), "-p", "-l", "debug",
+            "gobgpd", "-f", str(self.config_path), "-p", "-l", self.log_level,
             "--api-hosts", f"127.0.0.1:{self.grpc_port}", "--pprof-disable",
         ]  # fmt: skip
         if graceful:

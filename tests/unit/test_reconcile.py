@@ -209,3 +209,20 @@ def test_services_and_the_announcements_view(rec, sink):
     assert [r["prefix"] for r in rec.announcements()] == ["10.96.12.7/32", "fd00:10:96::a07/128"]
     rec.on_service("shop/api", svc, None)
     assert sink.take() == [("withdraw", ["10.96.12.7/32", "fd00:10:96::a07/128"])]
+
+
+def test_deferred_changes_are_merged_into_one_call_and_cancel_out(sink):
+    scheduled: list = []
+    rec = Reconciler(sink, policy.Context(node_name="node-a"), defer=scheduled.append)
+    rec.on_subnet("net", None, subnet("net", "10.16.0.0/16", bgp=None))
+    for i in range(100):
+        rec.on_pod(f"shop/p{i}", None, pod(f"p{i}", f"10.16.0.{i + 1}", "net", bgp="true"))
+    flapping = pod("p0", "10.16.0.1", "net", bgp="true")
+    rec.on_pod("shop/p0", flapping, pod("p0", "10.16.0.1", "net", rv="2"))  # unwanted...
+    rec.on_pod("shop/p0", None, pod("p0", "10.16.0.1", "net", bgp="true", rv="3"))  # ...wanted
+    assert sink.take() == [] and rec.pending()
+    assert len(scheduled) == 1  # one drain for the whole burst
+    scheduled.pop()()
+    (call,) = sink.take()
+    assert call[0] == "announce" and len(call[1]) == 100  # p0 counted once, no withdraw
+    assert not rec.pending()
