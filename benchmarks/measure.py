@@ -54,7 +54,7 @@ def main() -> None:
     with Lab() as lab, tempfile.TemporaryDirectory(prefix="rk-bench-") as tmp:
         topo = build(lab, Path(tmp), "gobgp")
         side = topo.sides[0]
-        router = topo.router(side, speaker_peers(side)[:1])
+        router = topo.router(side, speaker_peers(side)[:1], log_level="info")
         router.start()
         api = topo.cluster()
         api.load(pods(args.pods))

@@ -32,6 +32,7 @@ Dead sink
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ _MARK = "_ryu_kovn_peer_output"
 # a link-local second next hop) stays well under this reserve.
 MAX_MESSAGE = 4096
 RESERVED = 160
+# While Ryu's processor is still queueing a bulk of routes, the send loop waits
+# up to this long for more before sending a part-filled UPDATE; a single change
+# finds the processor idle and goes out at once.
+COALESCE_SECONDS = 0.02
 
 
 def _nlri_bytes(path: Any) -> int:
@@ -60,10 +65,15 @@ def _packable(msg: Any) -> bool:
     )
 
 
-def _take_run(peer: Any, first: Any) -> list[Any]:
-    """*first* and the queued routes right behind it that can share its UPDATEs."""
+def _take_run(peer: Any, first: Any, run: list[Any] | None = None) -> list[Any]:
+    """*first* and the queued routes right behind it that can share its UPDATEs.
+
+    Returns *run* (a new list when None) extended with them; stops at the first
+    queued message that cannot join, leaving it at the head of the queue.
+    """
     key = (first.path.route_family, first.path.is_withdraw)
-    run = [first]
+    if run is None:
+        run = [first]
     queue = peer.outgoing_msg_list
     while True:
         nxt = queue.pop_first()
@@ -73,6 +83,22 @@ def _take_run(peer: Any, first: Any) -> list[Any]:
             queue.prepend(nxt)
             return run
         run.append(nxt)
+
+
+def _coalesce(peer: Any, run: list[Any]) -> list[Any]:
+    """Let a bulk still being processed fill the UPDATE before it is sent."""
+    processor = peer._core_service._bgp_processor
+    budget = MAX_MESSAGE - RESERVED
+    deadline = time.monotonic() + COALESCE_SECONDS
+    while (
+        _nlri_bytes(run[0].path) * len(run) < budget  # one family per run: alike sizes
+        and not processor._dest_queue.is_empty()
+        and peer.outgoing_msg_list.is_empty()
+        and time.monotonic() < deadline
+    ):
+        peer.pause(0)  # the processor runs and queues more routes
+        run = _take_run(peer, run[0], run)
+    return run
 
 
 def _record(peer: Any, routes: list[Any]) -> list[Any]:
@@ -153,7 +179,7 @@ def _process_outgoing(self) -> None:  # type: ignore[no-untyped-def]
         batch = [msg]
         try:
             if _packable(msg):
-                batch = _take_run(self, msg)
+                batch = _coalesce(self, _take_run(self, msg))
                 send_packed(self, batch)
             elif isinstance(msg, OutgoingRoute):
                 self._send_outgoing_route(msg)

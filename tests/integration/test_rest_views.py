@@ -18,6 +18,7 @@ VIEWS = [
     "/bgp/neighbors/{v6}/adj-out",
     "/bgp/rib/ipv4",
     "/bgp/rib/ipv6",
+    "/bgp/announcements",
     "/healthz",
     "/readyz",
 ]
@@ -115,6 +116,8 @@ def test_views_show_real_sessions_and_never_the_password(lab, workdir):
     assert f"127.0.0.1:{spk.wsapi_port}" in listening
     assert f"0.0.0.0:{spk.wsapi_port}" not in listening
 
-    everything = json.dumps(answers) + "".join(tables) + spk.log_text()
+    status, metrics = _fetch(spk, "/metrics")
+    assert status == 200 and "ryukovn_bgp_session_state" in metrics
+    everything = json.dumps(answers) + "".join(tables) + metrics + spk.log_text()
     assert "API method" not in spk.log_text()  # Ryu's argument dump is silenced
     assert everything.count(password) == 0
