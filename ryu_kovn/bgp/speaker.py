@@ -91,6 +91,7 @@ class Speaker:
             api_log,
             bgp_sockets,
             circular_list,
+            connect_log,
             graceful_restart,
             listeners,
             next_hop,
@@ -100,6 +101,7 @@ class Speaker:
 
         api_log.install()
         circular_list.install()
+        connect_log.install(CONNECT_RETRY_SECONDS)
         rtconf_limits.install()
         bgp_sockets.install(ttl=self.settings.ebgp_multihop)
         next_hop.install(self._next_hop_for)
@@ -187,6 +189,7 @@ class Speaker:
             cap_four_octet_as_number=True,
             cap_enhanced_refresh=False,
         )
+        self._remember_notifications(n.address)
         LOG.info(
             "neighbor %s added: AS %d, port %d, %s, hold time %ds, %s, TTL %d, MD5 %s",
             n.address,
@@ -197,6 +200,22 @@ class Speaker:
             "passive" if n.passive else "active",
             self.settings.ebgp_multihop,
             "on" if n.authenticated else "off",
+        )
+
+    def _remember_notifications(self, address: str) -> None:
+        """Ryu counts a received NOTIFICATION but keeps no last error for it."""
+        from ryu.services.protocols.bgp.signals.emit import BgpSignalBus
+
+        peer = self._core.peer_manager.get_by_addr(address)
+
+        def remember(_, msg):  # type: ignore[no-untyped-def]
+            reason = f"NOTIFICATION received: {msg.reason}"
+            peer.state._last_bgp_error = {
+                "code": msg.error_code, "subcode": msg.error_subcode, "reason": reason}  # fmt: skip
+            LOG.warning("neighbor %s: %s", address, reason)
+
+        self._core._signal_bus.register_listener(
+            (*BgpSignalBus.BGP_NOTIFICATION_RECEIVED, peer), remember
         )
 
     def _watch_peer_state(self) -> None:
@@ -286,24 +305,40 @@ class Speaker:
     def _watch_next_hops(self) -> None:
         from ryu.lib import hub
 
+        pending: set[str] = set()  # moved, not yet re-sent: tried again next round
         while True:
             hub.sleep(NEXT_HOP_CHECK_SECONDS)
             try:
-                for neighbor in self.next_hops.refresh():
-                    self.resend(neighbor)
+                pending.update(self.next_hops.refresh())
             except Exception:  # a lookup bug must not stop the watcher for good
                 LOG.exception("next-hop check failed; retrying")
+            for neighbor in sorted(pending):
+                try:
+                    self.resend(neighbor)
+                    pending.discard(neighbor)
+                except Exception:
+                    LOG.exception("re-sending to %s with its new next hop failed; retrying",
+                                  neighbor)  # fmt: skip
 
     def resend(self, neighbor: str) -> None:
         """Send every route already sent to *neighbor* again (new attributes)."""
         from ryu.lib.packet.bgp import RF_IPv4_UC, RF_IPv6_UC
+        from ryu.services.protocols.bgp.model import OutgoingRoute
 
         peer = self._core.peer_manager.get_by_addr(neighbor)
         if peer is None or not peer.in_established():
             return
+        # Not peer_manager.resend_sent: it clones each path to set the peer's
+        # MED and asserts one is configured (assert path and med).  The next
+        # hop is chosen when the UPDATE is built, so re-queueing suffices.
         for family in (RF_IPv4_UC, RF_IPv6_UC):
-            if peer.is_mbgp_cap_valid(family):
-                self._core.peer_manager.resend_sent(family, peer)
+            if not peer.is_mbgp_cap_valid(family):
+                continue
+            table = self._core.table_manager.get_global_table_by_route_family(family)
+            for dest in list(table.values()):
+                for sent in dest.sent_routes or ():
+                    if sent.sent_peer is peer and not sent.path.is_withdraw:
+                        peer.enque_outgoing_msg(OutgoingRoute(sent.path))
 
     # -- routes -------------------------------------------------------------
 

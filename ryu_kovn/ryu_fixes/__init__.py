@@ -12,6 +12,8 @@ hook imports :mod:`.eventlet_wsgi` in every interpreter of the environment.
 - :mod:`.next_hop`: Ryu takes the eBGP next hop from the session's bound
   address only; ryu-kovn needs the route-lookup source with the ``node_ips``
   substitution, re-evaluated when routing changes.
+- :mod:`.connect_log`: a failed connect is reported only at INFO, in a logger
+  too chatty to keep at INFO: an unreachable peer went unmentioned.
 - :mod:`.circular_list`: list membership compares nodes with ``==``, which
   for destinations renders whole tables as strings (a third of a cold start).
 - :mod:`.graceful_restart`: no Graceful Restart capability (RFC 4724) in the
