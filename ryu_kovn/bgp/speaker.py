@@ -97,10 +97,12 @@ class Speaker:
             next_hop,
             peer_output,
             rtconf_limits,
+            withdraw_order,
         )
 
         api_log.install()
         circular_list.install()
+        withdraw_order.install()
         connect_log.install(CONNECT_RETRY_SECONDS)
         rtconf_limits.install()
         bgp_sockets.install(ttl=self.settings.ebgp_multihop)

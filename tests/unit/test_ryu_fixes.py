@@ -86,3 +86,54 @@ def test_stock_ryu_manager_imports_thanks_to_the_startup_hook():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "()"
+
+
+def _local_path(withdraw: bool):  # type: ignore[no-untyped-def]
+    from collections import OrderedDict
+
+    from ryu.lib.packet.bgp import (
+        BGP_ATTR_TYPE_AS_PATH,
+        BGP_ATTR_TYPE_ORIGIN,
+        BGPPathAttributeAsPath,
+        BGPPathAttributeOrigin,
+        IPAddrPrefix,
+    )
+    from ryu.services.protocols.bgp.info_base.ipv4 import Ipv4Path
+
+    attrs = OrderedDict([(BGP_ATTR_TYPE_ORIGIN, BGPPathAttributeOrigin(0)),
+                         (BGP_ATTR_TYPE_AS_PATH, BGPPathAttributeAsPath([[]]))])  # fmt: skip
+    return Ipv4Path(None, IPAddrPrefix(32, "10.16.0.9"), 1, pattrs=attrs, nexthop="0.0.0.0",
+                    is_withdraw=withdraw)  # fmt: skip
+
+
+def _announce_then_withdraw(add_withdraw):  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from ryu.lib.packet.bgp import RF_IPv4_UC
+    from ryu.services.protocols.bgp.info_base.ipv4 import IPv4Dest
+
+    announce = _local_path(withdraw=False)
+    table = SimpleNamespace(route_family=RF_IPv4_UC, core_service=SimpleNamespace(asn=65010))
+    dest = IPv4Dest(table, announce.nlri)
+    dest.add_new_path(announce)
+    add_withdraw(dest, _local_path(withdraw=True))
+    best, _ = dest._process_paths()
+    return best
+
+
+def test_stock_ryu_loses_a_withdraw_queued_right_after_its_announce():
+    from ryu.services.protocols.bgp.info_base.base import Destination
+
+    from ryu_kovn.ryu_fixes.withdraw_order import ORIGINAL
+
+    stock = getattr(Destination, ORIGINAL, Destination.add_withdraw)
+    assert _announce_then_withdraw(stock) is not None  # the leak the fix closes
+
+
+def test_withdraw_right_after_announce_leaves_no_route():
+    from ryu.services.protocols.bgp.info_base.base import Destination
+
+    from ryu_kovn.ryu_fixes import withdraw_order
+
+    withdraw_order.install()
+    assert _announce_then_withdraw(Destination.add_withdraw) is None
