@@ -67,3 +67,16 @@ demo: install-demo
 # two API stream drops and a router restart; fails unless lost = leaked = 0.
 soak: install debs
 	$(PY) tests/integration/soak.py --pods 10000 --rate 200 --seconds 60 --out benchmarks/results/soak.json
+
+# Issue 6's figures, ryu-kovn and GoBGP side by side (root: network namespaces; ~6-10 min):
+# benchmarks/results/latest.json and latest.png, and a summary table. BENCH_SCALE=small
+# measures 10k only (~1.5 min); BENCH_PROFILE=always|never (default: py-spy where a target
+# is missed). gobgpd's .proto files (for the GoBGP anchor's gRPC stubs) come from Debian.
+GOBGP_PROTO := /usr/share/gocode/src/github.com/osrg/gobgp/api/gobgp.proto
+.PHONY: bench
+bench: venv debs
+	@test -f $(GOBGP_PROTO) || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing golang-github-osrg-gobgp-dev (run as root to install)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-github-osrg-gobgp-dev; }
+	$(PIP) install -q --no-build-isolation '.[emulator,bench]'
+	$(PY) benchmarks/bench.py
