@@ -22,6 +22,14 @@ One UPDATE per prefix
     to the 4096-byte message limit: they share every attribute, the next hop
     included, because every local path to one peer gets the same.
 
+Stale announcements
+    Ryu's ``_best_path_lost`` sends a withdrawal only to the peers in the
+    destination's sent routes, which are recorded when the peer's send loop
+    sends.  A route withdrawn while its announcement still waits in a peer's
+    queue gets no withdrawal, and the queued announcement then goes out: the
+    route leaks (seen at 3,200 changes/s).  An announcement is sent only while
+    its path is still the destination's best path.
+
 Dead sink
     Any exception in the send loop ends the greenthread that owns the peer;
     the peer then never reconnects ("Tried to spawn a child thread before this
@@ -101,6 +109,12 @@ def _coalesce(peer: Any, run: list[Any]) -> list[Any]:
     return run
 
 
+def _current(tables: Any, path: Any) -> bool:
+    """Whether an announcement still says what its destination holds now."""
+    dest = tables.get_global_table_by_route_family(path.route_family)._get_dest(path.nlri)
+    return dest is not None and dest.best_path is path
+
+
 def _record(peer: Any, routes: list[Any]) -> list[Any]:
     """Ryu's per-path bookkeeping (Adj-RIB-Out, sent routes); the routes to send."""
     from ryu.services.protocols.bgp.model import SentRoute
@@ -109,6 +123,8 @@ def _record(peer: Any, routes: list[Any]) -> list[Any]:
     to_send = []
     for route in routes:
         path = route.path
+        if not path.is_withdraw and not _current(table, path):
+            continue  # withdrawn or replaced while queued: nothing to say
         blocked, _ = peer._apply_out_filter(path)
         sent = SentRoute(path, peer, blocked)
         peer._adj_rib_out[path.nlri.formatted_nlri_str] = sent
