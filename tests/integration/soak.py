@@ -27,6 +27,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
+from cluster_objects import pod, subnet  # noqa: E402
 from netlab import Lab, wait_for  # noqa: E402
 from topology import build, speaker_peers  # noqa: E402
 
@@ -39,23 +40,11 @@ def _ip(i: int) -> str:
 
 
 def _pod(i: int, annotated: bool) -> dict[str, Any]:
-    ann = {"ovn.kubernetes.io/ip_address": _ip(i), "ovn.kubernetes.io/logical_switch": "soak"}
-    if annotated:
-        ann[BGP] = "true"
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": f"p{i}", "namespace": NAMESPACE, "annotations": ann},
-        "spec": {"nodeName": "node-b", "restartPolicy": "Never"},
-        "status": {"phase": "Running"},
-    }  # fmt: skip
+    return pod(f"p{i}", _ip(i), "soak", node="node-b", bgp="true" if annotated else None,
+               restart="Never", namespace=NAMESPACE)  # fmt: skip
 
 
-SUBNET = {
-    "apiVersion": "kubeovn.io/v1", "kind": "Subnet",
-    "metadata": {"name": "soak"},
-    "spec": {"cidrBlock": "10.64.0.0/10", "provider": "ovn"},
-    "status": {"conditions": [{"type": "Ready", "status": "True"}]},
-}  # fmt: skip
+SUBNET = subnet("soak", "10.64.0.0/10")
 
 
 @dataclass

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cluster_objects import pod, subnet
 from kubeapi.harness import KubeAPI
 from netlab import Lab, ensure_never, wait_for
 from routers import GoBGPRouter, PeerSpec, RibMonitor
 from speaker import BIN, SpeakerProcess
 from topology import CLUSTER_AS, Side, Topology, build
 
-BGP = "ovn.kubernetes.io/bgp"
 PREFIXES = ["10.16.0.0/16", "10.16.0.12/32", "10.16.0.13/32", "172.31.0.5/32"]
 # The speaker retries a peer every 5 s and GoBGP refuses reconnects for ~5 s
 # after a drop: a re-establishment takes one or two rounds of both.
@@ -281,23 +281,14 @@ def _connect_failures(spk: SpeakerProcess, address: str) -> list[str]:
 PODS_PATH = r"^/api/v1/pods$"  # regex: the speaker's list and watch path (all namespaces)
 PODS_WATCH = "/api/v1/pods"  # the path the emulator's stats give the speaker's pod watch
 PODS_LOG = "kubernetes v1/pods"  # how the speaker's log lines name that resource
-SUBNET = {
-    "apiVersion": "kubeovn.io/v1", "kind": "Subnet",
-    "metadata": {"name": "net", "annotations": {BGP: "true"}},
-    "spec": {"cidrBlock": "10.16.0.0/16", "provider": "ovn"},
-    "status": {"conditions": [{"type": "Ready", "status": "True"}]},
-}  # fmt: skip
+SUBNET = subnet("net", "10.16.0.0/16", bgp="true")
 KEPT = {"10.16.0.0/16", "10.16.0.10/32", "10.16.0.12/32"}
 DELETED, ADDED = "10.16.0.11/32", "10.16.0.13/32"
 
 
+
 def _pod(name: str, ip: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": "shop", "annotations": {
-            "ovn.kubernetes.io/ip_address": ip, "ovn.kubernetes.io/logical_switch": "net"}},
-        "spec": {"nodeName": "node-a"}, "status": {"phase": "Running"},
-    }  # fmt: skip
+    return pod(name, ip, "net")
 
 
 INITIAL = [SUBNET, _pod("a", "10.16.0.10"), _pod("b", "10.16.0.11"), _pod("c", "10.16.0.12")]

@@ -9,30 +9,12 @@ and learn the route of the object created meanwhile.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from cluster_objects import pod, subnet
 from netlab import wait_for
 from topology import build, speaker_peers
 
-BGP = "ovn.kubernetes.io/bgp"
-
-
-def _pod(name: str, ip: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": "shop", "annotations": {
-            "ovn.kubernetes.io/ip_address": ip, "ovn.kubernetes.io/logical_switch": "net"}},
-        "spec": {"nodeName": "node-a"}, "status": {"phase": "Running"},
-    }  # fmt: skip
-
-
-SUBNET = {
-    "apiVersion": "kubeovn.io/v1", "kind": "Subnet",
-    "metadata": {"name": "net", "annotations": {BGP: "true"}},
-    "spec": {"cidrBlock": "10.16.0.0/16", "provider": "ovn"},
-    "status": {"conditions": [{"type": "Ready", "status": "True"}]},
-}  # fmt: skip
+SUBNET = subnet("net", "10.16.0.0/16", bgp="true")
 KEPT = {"10.16.0.0/16", "10.16.0.10/32", "10.16.0.12/32"}
 DELETED, ADDED = "10.16.0.11/32", "10.16.0.13/32"
 
@@ -43,7 +25,8 @@ def _setup(lab, workdir, kind):  # type: ignore[no-untyped-def]
     router = topo.router(side, speaker_peers(side, graceful_restart=True)[:1])
     router.start()
     api = topo.cluster()
-    api.load([SUBNET, _pod("a", "10.16.0.10"), _pod("b", "10.16.0.11"), _pod("c", "10.16.0.12")])
+    pods = [pod(name, f"10.16.0.{ip}", "net") for name, ip in (("a", 10), ("b", 11), ("c", 12))]
+    api.load([SUBNET, *pods])
     spk = topo.speaker(neighbor_ipv6_address=None, graceful_restart=True,
                        graceful_restart_time="60s")  # fmt: skip
     spk.start()
@@ -60,7 +43,7 @@ def _restart_while_changing(spk, api, how: str) -> None:  # type: ignore[no-unty
     else:
         assert spk.stop() == 0
     api.delete("Pod", "b", "shop")
-    api.create(_pod("d", "10.16.0.13"))
+    api.create(pod("d", "10.16.0.13", "net"))
     spk.start()
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cluster_objects import BGP, pod, subnet
 from kubeapi.harness import KubeAPI
 from kubelink import KubeLink
 from netlab import Lab, ensure_never, wait_for
@@ -23,7 +24,6 @@ from speaker import SpeakerProcess
 from topology import CLUSTER_AS, ROUTER_AS, ROUTER_KINDS, Side, build, speaker_peers
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "kube-ovn" / "samples.yaml"
-BGP = "ovn.kubernetes.io/bgp"
 
 
 @pytest.fixture(params=["gobgp", "bird"])
@@ -37,26 +37,6 @@ def _samples() -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(SAMPLES.read_text()) if d]
 
 
-def _subnet(name: str, cidr: str, bgp: str | None = None) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubeovn.io/v1", "kind": "Subnet",
-        "metadata": {"name": name, "annotations": {BGP: bgp} if bgp else {}},
-        "spec": {"cidrBlock": cidr, "provider": "ovn"},
-        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
-    }  # fmt: skip
-
-
-def _pod(name: str, ips: str, switch: str, node: str = "node-a", bgp: str | None = None,
-         restart: str = "Always") -> dict[str, Any]:  # fmt: skip
-    ann = {"ovn.kubernetes.io/ip_address": ips, "ovn.kubernetes.io/logical_switch": switch}
-    if bgp is not None:
-        ann[BGP] = bgp
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": "shop", "annotations": ann},
-        "spec": {"nodeName": node, "restartPolicy": restart},
-        "status": {"phase": "Running"},
-    }  # fmt: skip
 
 
 def _exactly(prefixes: set[str]):  # type: ignore[no-untyped-def]
@@ -86,8 +66,8 @@ def _one_node(lab: Lab, workdir: Path, kind: str, **options: Any) -> OneNode:
 def test_pod_annotation_deletion_and_death(lab, workdir, kind):
     one = _one_node(lab, workdir, kind)
     router, api, spk = one.router, one.api, one.spk
-    api.create(_subnet("ovn-default", "10.16.0.0/16,fd00:10:16::/64"))
-    api.create(_pod("web-0", "10.16.0.12,fd00:10:16::c", "ovn-default"))
+    api.create(subnet("ovn-default", "10.16.0.0/16,fd00:10:16::/64"))
+    api.create(pod("web-0", "10.16.0.12,fd00:10:16::c", "ovn-default"))
     spk.wait_ready()
     assert spk.ctl("announcements") == []
 
@@ -106,7 +86,7 @@ def test_pod_annotation_deletion_and_death(lab, workdir, kind):
     router.wait_rib(_exactly(set()), "ipv6")
 
     # A Job's pod that finishes: announced while running, withdrawn once Succeeded.
-    api.create(_pod("job-1", "10.16.0.99", "ovn-default", bgp="true", restart="Never"))
+    api.create(pod("job-1", "10.16.0.99", "ovn-default", bgp="true", restart="Never"))
     router.wait_rib(_exactly({"10.16.0.99/32"}), "ipv4")
     api.patch_status("Pod", "job-1", namespace="shop", status={"phase": "Succeeded"})
     router.wait_rib(_exactly(set()), "ipv4")
@@ -147,9 +127,9 @@ def _paths(rib: dict[str, list[dict[str, Any]]]) -> dict[str, set[str]]:
 def test_subnet_between_cluster_and_local_from_two_nodes(lab, workdir, kind):
     router, api, _ = _two_nodes(lab, workdir, kind)
     both = {"192.0.2.1", "198.51.100.1"}
-    api.create(_subnet("edge", "10.70.0.0/24", bgp="cluster"))
-    api.create(_pod("on-a", "10.70.0.10", "edge", node="node-a"))
-    api.create(_pod("on-b", "10.70.0.9", "edge", node="node-b"))
+    api.create(subnet("edge", "10.70.0.0/24", bgp="cluster"))
+    api.create(pod("on-a", "10.70.0.10", "edge", node="node-a"))
+    api.create(pod("on-b", "10.70.0.9", "edge", node="node-b"))
     cluster = {"10.70.0.0/24": both, "10.70.0.10/32": both, "10.70.0.9/32": both}
     router.wait_rib(lambda rib: _paths(rib) == cluster, "ipv4")
 
@@ -246,32 +226,32 @@ def _v6_samples() -> set[str]:
 def test_bad_objects_never_stop_the_good_ones(lab, workdir):
     one = _one_node(lab, workdir, "gobgp")
     router, api, spk = one.router, one.api, one.spk
-    api.create(_subnet("net", "10.16.0.0/16"))
+    api.create(subnet("net", "10.16.0.0/16"))
     bad: list[dict[str, Any]] = []
     for i, (bgp, ips) in enumerate([
         ("clutser", "10.16.1.1"), ("", "10.16.1.2"), ("x" * 10240, "10.16.1.3"),
         ("true", "10.0.0.999"), ("true", "fe80::1%eth0"), ("true", "10.16.1.5,,"),
     ]):  # fmt: skip
-        pod = _pod(f"bad-{i}", ips, "net", bgp=bgp)
-        bad.append(pod)
-        api.create(pod)
-    broken = copy.deepcopy(_pod("no-spec", "10.16.1.9", "net", bgp="true"))
+        obj = pod(f"bad-{i}", ips, "net", bgp=bgp)
+        bad.append(obj)
+        api.create(obj)
+    broken = copy.deepcopy(pod("no-spec", "10.16.1.9", "net", bgp="true"))
     del broken["spec"]
     api.create(broken)  # no nodeName: Cluster policy still announces it
-    api.create(_pod("good", "10.16.0.5", "net", bgp="true"))
+    api.create(pod("good", "10.16.0.5", "net", bgp="true"))
     # The subnet itself is not annotated: only the two good pods' own annotations count.
     good = {"10.16.0.5/32", "10.16.1.9/32"}
     rib = router.wait_rib(lambda r: good <= set(r), "ipv4")
     assert set(rib) == good
     log = spk.log_text()
-    for pod in bad:
-        assert f"Pod/shop/{pod['metadata']['name']}" in log
+    for obj in bad:
+        assert f"Pod/shop/{obj['metadata']['name']}" in log
     assert ("x" * 200) not in log  # junk is quoted short
 
 
 def test_sigterm_without_graceful_restart_makes_the_router_withdraw_at_once(lab, workdir):
     one = _one_node(lab, workdir, "gobgp")
-    one.api.create(_subnet("net", "10.16.0.0/16", bgp="true"))
+    one.api.create(subnet("net", "10.16.0.0/16", bgp="true"))
     one.router.wait_rib(_exactly({"10.16.0.0/16"}), "ipv4")
     started = time.monotonic()
     assert one.spk.stop() == 0
@@ -284,7 +264,7 @@ def test_sigterm_without_graceful_restart_makes_the_router_withdraw_at_once(lab,
 
 def test_metrics_follow_a_live_session(lab, workdir):
     one = _one_node(lab, workdir, "gobgp")
-    one.api.create(_subnet("net", "10.16.0.0/16", bgp="true"))
+    one.api.create(subnet("net", "10.16.0.0/16", bgp="true"))
     one.router.wait_rib(_exactly({"10.16.0.0/16"}), "ipv4")
     text = one.spk.fetch("/metrics")
     peer = one.side.v4
