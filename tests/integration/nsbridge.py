@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import signal
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -57,7 +59,14 @@ async def _serve(listen: str, connect: str) -> None:
         await server.serve_forever()
 
 
+def _die_with_parent() -> None:
+    """Linux PR_SET_PDEATHSIG: end with the test process, even if it is killed."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
 def main() -> None:
+    _die_with_parent()
     parser = argparse.ArgumentParser()
     parser.add_argument("--listen", required=True)
     parser.add_argument("--connect", required=True)

@@ -44,6 +44,10 @@ class Topology:
     kube: KubeAPI | None = None
     kube_link: KubeLink | None = None
 
+    def __post_init__(self) -> None:
+        # However the topology was made, its API server and relays go with the lab.
+        self.lab.on_close(self.close)
+
     def router(self, side: Side, peers: list[PeerSpec], **kw: Any) -> Router:
         r = ROUTER_KINDS[self.kind](
             side.ns, self.workdir, ROUTER_AS, side.v4, peers, **kw
@@ -86,7 +90,6 @@ class Topology:
 def build(lab: Lab, workdir: Path, kind: str, routers: int = 1) -> Topology:
     spk = lab.ns("spk")
     topo = Topology(lab, workdir, kind, spk)
-    lab.on_close(topo.close)
     links = [
         ("192.0.2", "2001:db8:1:"),
         ("198.51.100", "2001:db8:2:"),
