@@ -20,6 +20,7 @@ therefore sends nothing, and the router sees no flap.
 from __future__ import annotations
 
 import functools
+import heapq
 import logging
 import threading
 import time
@@ -280,6 +281,8 @@ def _pod_relevant(subnet: Subnet | None) -> tuple[Any, ...] | None:
 
 
 def _summary(prefixes: set[str], limit: int = 8) -> str:
-    shown = sorted(prefixes, key=sort_key)[:limit]
+    # Only the few shown are parsed for numeric order: a 100k-prefix batch
+    # must not cost 100k address parses for one log line.
+    shown = sorted(heapq.nsmallest(limit, prefixes), key=sort_key)
     more = len(prefixes) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more else "")
