@@ -19,7 +19,7 @@ from ryu.app.wsgi import WSGIApplication
 from ryu.base import app_manager
 from ryu.lib import hub
 
-from ryu_kovn import config, logs
+from ryu_kovn import config, gc_bulk, logs
 from ryu_kovn.bgp.speaker import Neighbor, Speaker
 from ryu_kovn.k8s import client, wiring
 from ryu_kovn.metrics import Metrics
@@ -27,6 +27,10 @@ from ryu_kovn.reconcile import Reconciler
 from ryu_kovn.rest import APP_KEY, RestController
 
 LOG = logging.getLogger("ryu_kovn")
+
+# A minute after the last bulk (list, relist, large batch), the objects it froze
+# are handed back to the cycle collector (see ryu_kovn.gc_bulk).
+GC_QUIET_SECONDS = 60.0
 
 # ryu-manager parses the config file before it imports this module; options
 # registered now still read their values from it (oslo.config reads lazily).
@@ -81,9 +85,15 @@ class RyuKovnApp(app_manager.RyuApp):
         self.speaker.start()
         for watcher in self.watchers:
             self.threads.append(hub.spawn(watcher.run, self._stop_watching))
+        self.threads.append(hub.spawn(self._collect_after_bulks))
         # ryu-manager runs until every thread an app's start() returns has
         # ended; this one lives until stop(), whatever else is loaded.
         return hub.spawn(self._stopped.wait)
+
+    def _collect_after_bulks(self) -> None:
+        while not self._stop_watching.is_set():
+            hub.sleep(GC_QUIET_SECONDS / 4)
+            gc_bulk.unfreeze_and_collect(quiet_for=GC_QUIET_SECONDS)
 
     def _terminate(self) -> None:
         """SIGTERM: close the sessions as the contract says, then exit 0.

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ryu_kovn.bgp.nexthop import NextHops
+from ryu_kovn.bgp.table_feed import TableFeed
 from ryu_kovn.prefixes import canonical
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class Speaker:
         )
         self._announced: set[str] = set()
         self._core = None
+        self._feed: TableFeed | None = None
         self._watcher = None
         # Whether the wanted table is complete (the Kubernetes lists are in);
         # the app replaces it.  End-of-RIB waits for it.
@@ -107,7 +109,7 @@ class Speaker:
         rtconf_limits.install()
         bgp_sockets.install(ttl=self.settings.ebgp_multihop)
         next_hop.install(self._next_hop_for)
-        peer_output.install()
+        peer_output.install(busy=self.busy)
         listeners.install()
         graceful_restart.install(self._graceful_restart_capability)
         self._started_at = time.monotonic()
@@ -128,6 +130,7 @@ class Speaker:
         )
         waiter.wait()
         self._core = CORE_MANAGER.get_core_service()
+        self._feed = TableFeed(self._core, pause=lambda: hub.sleep(0))
         if listen_port:
             listeners.listen(self._core, LISTEN_HOSTS, listen_port)
         LOG.info(
@@ -281,8 +284,7 @@ class Speaker:
         if not self.table_ready():
             LOG.warning("neighbor %s: deferral time over with the table incomplete; "
                         "sending End-of-RIB anyway", peer.ip_address)  # fmt: skip
-        processor = self._core._bgp_processor
-        while not processor._dest_queue.is_empty():
+        while self.busy():
             hub.sleep(0.01)
         if peer.protocol is not protocol or not peer.in_established():
             return  # that session is gone; the next one sends its own
@@ -351,18 +353,24 @@ class Speaker:
         self._update(prefixes, withdraw=True)
 
     def _update(self, prefixes: Iterable[str], withdraw: bool) -> None:
-        if self._core is None:
+        if self._core is None or self._feed is None:
             raise RuntimeError("the speaker is not started")
-        table = self._core.table_manager
-        for prefix in prefixes:
-            prefix = canonical(prefix)
-            if withdraw == (prefix not in self._announced):
-                continue  # already in the wanted state: no UPDATE for nothing
-            table.update_global_table(prefix, is_withdraw=withdraw)
-            if withdraw:
-                self._announced.discard(prefix)
-            else:
-                self._announced.add(prefix)
+        announced = self._announced
+        # Already in the wanted state: no UPDATE for nothing.
+        wanted = dict.fromkeys(map(canonical, prefixes))  # in order, once each
+        changes = [p for p in wanted if withdraw != (p not in announced)]
+        if withdraw:
+            announced.difference_update(changes)
+        else:
+            announced.update(changes)
+        self._feed.apply(changes, withdraw)
+
+    def busy(self) -> bool:
+        """Whether routes are still on their way into the tables or through Ryu's processor."""
+        if self._core is None:
+            return False
+        feeding = self._feed is not None and self._feed.busy
+        return feeding or not self._core._bgp_processor._dest_queue.is_empty()
 
     def announced(self) -> frozenset[str]:
         return frozenset(self._announced)

@@ -57,6 +57,8 @@ from typing import Any
 import urllib3
 from urllib3 import exceptions as u3
 
+from ryu_kovn import gc_bulk
+
 from .objects import object_key, resource_version
 from .resources import Resource
 
@@ -371,11 +373,12 @@ class Watcher:
     def _list(self) -> None:
         """List, diff against the cache, deliver, and continue from the list's version."""
         first = not self.synced_event.is_set()
-        fresh, rv = self._fetch_list()
-        if self._stop.is_set():
-            return
-        self._recovered()
-        self._sync(fresh)
+        with gc_bulk.bulk():  # every listed object may live as long as the process
+            fresh, rv = self._fetch_list()
+            if self._stop.is_set():
+                return
+            self._recovered()
+            self._sync(fresh)
         self.stats["lists"] += 1
         if not first:
             self.stats["relists"] += 1

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -51,10 +52,19 @@ _MARK = "_ryu_kovn_peer_output"
 # a link-local second next hop) stays well under this reserve.
 MAX_MESSAGE = 4096
 RESERVED = 160
-# While Ryu's processor is still queueing a bulk of routes, the send loop waits
-# up to this long for more before sending a part-filled UPDATE; a single change
-# finds the processor idle and goes out at once.
+# While routes are still going into the tables or through Ryu's processor, the
+# send loop waits up to this long for more before sending a part-filled UPDATE;
+# a single change finds the speaker idle and goes out at once.
 COALESCE_SECONDS = 0.02
+
+
+
+def _never_busy() -> bool:
+    return False
+
+
+# Whether more routes are on their way to the peers' queues (the speaker's answer).
+_busy: Callable[[], bool] = _never_busy
 
 
 def _nlri_bytes(path: Any) -> int:
@@ -95,16 +105,15 @@ def _take_run(peer: Any, first: Any, run: list[Any] | None = None) -> list[Any]:
 
 def _coalesce(peer: Any, run: list[Any]) -> list[Any]:
     """Let a bulk still being processed fill the UPDATE before it is sent."""
-    processor = peer._core_service._bgp_processor
     budget = MAX_MESSAGE - RESERVED
     deadline = time.monotonic() + COALESCE_SECONDS
     while (
         _nlri_bytes(run[0].path) * len(run) < budget  # one family per run: alike sizes
-        and not processor._dest_queue.is_empty()
+        and _busy()
         and peer.outgoing_msg_list.is_empty()
         and time.monotonic() < deadline
     ):
-        peer.pause(0)  # the processor runs and queues more routes
+        peer.pause(0)  # the feed and the processor run and queue more routes
         run = _take_run(peer, run[0], run)
     return run
 
@@ -210,9 +219,30 @@ def _process_outgoing(self) -> None:  # type: ignore[no-untyped-def]
             LOG.exception("could not send %s to %s; skipped", what, self.ip_address)
 
 
-def install() -> None:
+def _plain(peer: Any) -> bool:
+    """Whether Ryu's checks for a local path would just queue it for *peer*.
+
+    They look at route-target filters, the peer's own AS in the path (a local
+    path has an empty AS_PATH, and the check deep-copies it each time: a tenth
+    of a cold start) and a per-neighbor MED; ryu-kovn configures none of them.
+    """
+    from ryu.lib.packet.bgp import RF_RTC_UC
+
+    return not (
+        peer.is_route_server_client
+        or peer._neigh_conf.multi_exit_disc
+        or peer.is_mpbgp_cap_valid(RF_RTC_UC)
+    )
+
+
+def install(busy: Callable[[], bool] | None = None) -> None:
+    from ryu.lib.packet.bgp import BGP_ATTR_TYPE_AS_PATH
+    from ryu.services.protocols.bgp.model import OutgoingRoute
     from ryu.services.protocols.bgp.peer import Peer
 
+    global _busy
+    if busy is not None:
+        _busy = busy
     if getattr(Peer, _MARK, False):
         return
     communicate_path = Peer.communicate_path
@@ -220,7 +250,11 @@ def install() -> None:
     def communicate_own_negotiated_path(self, path):  # type: ignore[no-untyped-def]
         if path.source is not None:
             return None  # learned from a peer: never passed on (not a transit node)
-        if self.in_established() and not self.is_mbgp_cap_valid(path.route_family):
+        if not self.in_established() or not self.is_mbgp_cap_valid(path.route_family):
+            return None
+        as_path = path.get_pattr(BGP_ATTR_TYPE_AS_PATH)
+        if _plain(self) and (as_path is None or as_path.get_as_path_len() == 0):
+            self.enque_outgoing_msg(OutgoingRoute(path))
             return None
         return communicate_path(self, path)
 

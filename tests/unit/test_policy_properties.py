@@ -386,3 +386,50 @@ def test_check_prefix_never_raises_and_allows_only_canonical(prefix: str, ctx: C
 def test_parse_policy_is_exact(value: Any) -> None:
     expected = {"true": CLUSTER, "yes": CLUSTER, "cluster": CLUSTER, "local": LOCAL}
     assert parse_policy(value) == (expected.get(value) if isinstance(value, str) else None)
+
+
+# --------------------------------------------------------------------------- fast paths
+
+# Addresses near and inside every special IPv4 range, and anywhere else.
+_edges = [int(ipaddress.ip_address(a)) + d for a in (
+    "0.0.0.0", "127.0.0.0", "127.255.255.255", "169.254.0.0", "169.254.255.255",
+    "224.0.0.0", "239.255.255.255", "255.255.255.255") for d in (-1, 0, 1)]
+v4_values = st.sampled_from([v for v in _edges if 0 <= v < 2**32]) | st.integers(0, 2**32 - 1)
+
+
+@SETTINGS
+@given(value=v4_values, allow_special=st.booleans(), min_v4=st.integers(0, 32))
+def test_the_ipv4_host_fast_path_agrees_with_the_general_check(
+    value: int, allow_special: bool, min_v4: int
+) -> None:
+    """check_prefix's integer path for canonical /32s says what the ipaddress path says."""
+    from ryu_kovn.policy import _check_prefix_general
+
+    prefix = f"{ipaddress.IPv4Address(value)}/32"
+    ctx = Context(node_name="n", allow_special=allow_special, min_prefix_len_v4=min_v4)
+    assert check_prefix(prefix, ctx) == _check_prefix_general(prefix, ctx)
+
+
+@SETTINGS
+@given(value=v4_values, junk_text=st.text(max_size=12))
+def test_pod_addresses_read_fast_or_slow_give_the_same_decision(value: int, junk_text: str) -> None:
+    """A pod's canonical IPv4 address and its other spellings decide alike."""
+    address = str(ipaddress.IPv4Address(value))
+    subnets = {"net": Subnet("net", "true", "10.0.0.0/8", "ovn", True)}
+    ctx = Context(node_name="n")
+    for raw in (address, f"{address},{junk_text}", f"{junk_text},{address}"):
+        pod = Pod("ns", "p", None, (PodAddress("ovn", raw, "net"),), "n", False, None,
+                  "Running", None)
+        decision = pod_decision(pod, subnets, ctx)
+        items = raw.split(",")
+        try:
+            parsed = [ipaddress.ip_address(i) for i in items if "%" not in i]
+            ok = len(parsed) == len(items)
+        except ValueError:
+            ok = False
+        if not ok:
+            assert decision.wants == frozenset() and decision.problem
+            continue
+        expected = {f"{a}/{a.max_prefixlen}" for a in parsed}
+        expected = {p for p in expected if check_prefix(p, ctx) is None}
+        assert {w.prefix for w in decision.wants} == expected
