@@ -150,8 +150,10 @@ _SPECIAL_V4_RANGES: tuple[tuple[int, int], ...] = tuple(
 
 def _v4_host_allowed(address: str, ctx: Context) -> bool:
     """Whether check_prefix would pass ``address``/32 (canonical IPv4 only)."""
+    if ctx.min_prefix_len_v4 > 32:
+        return False  # nothing is long enough (the general path says so)
     if ctx.allow_special:
-        return True  # a /32 is never shorter than the minimum (at most 32)
+        return True
     value = int.from_bytes(socket.inet_aton(address), "big")
     for first, last in _SPECIAL_V4_RANGES:
         if first <= value <= last:

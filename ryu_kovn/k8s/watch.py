@@ -323,6 +323,10 @@ class Watcher:
         fresh: dict[str, Any] = {}
         trim = self.resource.trim
         query: dict[str, Any] = {"limit": self.page_size} if self.page_size > 0 else {}
+        # Until the first list is complete, objects not cached yet are delivered page
+        # by page: routes start while the later pages are still coming.  Changes and
+        # disappearances wait for the complete list (_sync), as on every relist.
+        early = not self.synced_event.is_set()
         while True:
             if self._stop.is_set():
                 raise _Failure("stopped while listing")  # run() returns on stop
@@ -341,9 +345,10 @@ class Watcher:
             if not isinstance(items, list) or not isinstance(meta, dict):
                 raise _Failure(f"list answered a document of unexpected shape "
                                f"(keys {sorted(page)[:8]})")
-            for raw in items:
-                if isinstance(raw, dict):
-                    fresh[object_key(raw)] = trim(raw)
+            page_objects = [(object_key(raw), trim(raw)) for raw in items if isinstance(raw, dict)]
+            fresh.update(page_objects)
+            if early:
+                self._deliver_new(page_objects)
             token = meta.get("continue")
             if not token:
                 rv = meta.get("resourceVersion")
@@ -351,6 +356,14 @@ class Watcher:
                     raise _Failure("list answered without a resourceVersion")
                 return fresh, rv
             query = {"limit": self.page_size, "continue": token}
+
+    def _deliver_new(self, objects: list[tuple[str, Any]]) -> None:
+        cache = self._cache
+        for key, new in objects:
+            if key not in cache:
+                cache[key] = new
+                self._deliver(key, None, new)
+        _yield()
 
     def _list_page(self, query: dict[str, Any]) -> dict[str, Any]:
         response = self._request(query, watch=False)
@@ -398,6 +411,8 @@ class Watcher:
         cache = self._cache
         for count, (key, new) in enumerate(fresh.items(), 1):
             old = cache.get(key)
+            if old is new:
+                continue  # delivered as its page came in
             cache[key] = new
             if old is None or not _same_apart_from_rv(old, new):
                 self._deliver(key, old, new)

@@ -44,6 +44,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ryu.lib.packet.bgp import (
+    BGP_ATTR_TYPE_AS_PATH,
+    RF_RTC_UC,
+    BGPPathAttributeMpReachNLRI,
+    BGPPathAttributeMpUnreachNLRI,
+    BGPRouteRefresh,
+    BGPUpdate,
+    RF_IPv4_UC,
+    RF_IPv6_UC,
+)
+from ryu.services.protocols.bgp.model import OutgoingRoute, SentRoute
+from ryu.services.protocols.bgp.peer import Peer, PeerCounterNames
+
 LOG = logging.getLogger(__name__)
 _MARK = "_ryu_kovn_peer_output"
 
@@ -56,7 +69,6 @@ RESERVED = 160
 # send loop waits up to this long for more before sending a part-filled UPDATE;
 # a single change finds the speaker idle and goes out at once.
 COALESCE_SECONDS = 0.02
-
 
 
 def _never_busy() -> bool:
@@ -72,9 +84,6 @@ def _nlri_bytes(path: Any) -> int:
 
 
 def _packable(msg: Any) -> bool:
-    from ryu.lib.packet.bgp import RF_IPv4_UC, RF_IPv6_UC
-    from ryu.services.protocols.bgp.model import OutgoingRoute
-
     return (
         isinstance(msg, OutgoingRoute)
         and msg.path.source is None
@@ -104,7 +113,11 @@ def _take_run(peer: Any, first: Any, run: list[Any] | None = None) -> list[Any]:
 
 
 def _coalesce(peer: Any, run: list[Any]) -> list[Any]:
-    """Let a bulk still being processed fill the UPDATE before it is sent."""
+    """Let a bulk still being fed fill the UPDATE before it is sent.
+
+    The wait ends when an UPDATE's worth is there, when the speaker has nothing
+    more on its way, or when no route arrived for ``COALESCE_SECONDS``.
+    """
     budget = MAX_MESSAGE - RESERVED
     deadline = time.monotonic() + COALESCE_SECONDS
     while (
@@ -114,8 +127,35 @@ def _coalesce(peer: Any, run: list[Any]) -> list[Any]:
         and time.monotonic() < deadline
     ):
         peer.pause(0)  # the feed and the processor run and queue more routes
+        before = len(run)
         run = _take_run(peer, run[0], run)
+        if len(run) > before:
+            deadline = time.monotonic() + COALESCE_SECONDS  # still flowing
     return run
+
+
+def _hold_back_partial(peer: Any, run: list[Any]) -> list[Any]:
+    """While more routes are on their way, the ones past the last full UPDATE
+    of *run* go back to the head of the queue, to fill an UPDATE with the next.
+
+    Returns what to send now: *run* whole when nothing more is coming or when it
+    does not fill one UPDATE (``_coalesce`` has waited for it already).
+    """
+    if not _busy():
+        return run
+    budget = MAX_MESSAGE - RESERVED
+    size = cut = 0
+    for index, route in enumerate(run):
+        need = _nlri_bytes(route.path)
+        if size + need > budget:
+            cut, size = index, 0
+        size += need
+    if cut == 0:
+        return run
+    queue = peer.outgoing_msg_list
+    for route in reversed(run[cut:]):
+        queue.prepend(route)
+    return run[:cut]
 
 
 def _current(tables: Any, path: Any) -> bool:
@@ -126,16 +166,17 @@ def _current(tables: Any, path: Any) -> bool:
 
 def _record(peer: Any, routes: list[Any]) -> list[Any]:
     """Ryu's per-path bookkeeping (Adj-RIB-Out, sent routes); the routes to send."""
-    from ryu.services.protocols.bgp.model import SentRoute
-
     table = peer._core_service.table_manager
     to_send = []
+    # One time for the batch, shared: Ryu takes a struct_time per route (240
+    # bytes each, kept as long as the route) when none is given.
+    stamp = time.gmtime()
     for route in routes:
         path = route.path
         if not path.is_withdraw and not _current(table, path):
             continue  # withdrawn or replaced while queued: nothing to say
         blocked, _ = peer._apply_out_filter(path)
-        sent = SentRoute(path, peer, blocked)
+        sent = SentRoute(path, peer, blocked, timestamp=stamp)
         peer._adj_rib_out[path.nlri.formatted_nlri_str] = sent
         peer._signal_bus.adj_rib_out_changed(peer, sent)
         if not blocked:
@@ -162,11 +203,6 @@ def _chunks(routes: list[Any]) -> list[list[Any]]:
 
 
 def _add_nlri(update: Any, path: Any, more: list[Any]) -> None:
-    from ryu.lib.packet.bgp import (
-        BGPPathAttributeMpReachNLRI,
-        BGPPathAttributeMpUnreachNLRI,
-        RF_IPv4_UC,
-    )
 
     if path.route_family == RF_IPv4_UC:
         (update.withdrawn_routes if path.is_withdraw else update.nlri).extend(more)
@@ -180,7 +216,6 @@ def _add_nlri(update: Any, path: Any, more: list[Any]) -> None:
 
 
 def send_packed(peer: Any, routes: list[Any]) -> None:
-    from ryu.services.protocols.bgp.peer import PeerCounterNames
 
     for chunk in _chunks(_record(peer, routes)):
         update = peer._construct_update(chunk[0])
@@ -191,10 +226,6 @@ def send_packed(peer: Any, routes: list[Any]) -> None:
 
 def _process_outgoing(self) -> None:  # type: ignore[no-untyped-def]
     """The peer's send loop: Ryu's message kinds, local routes packed."""
-    from ryu.lib.packet.bgp import BGPRouteRefresh, BGPUpdate
-    from ryu.services.protocols.bgp.model import OutgoingRoute
-    from ryu.services.protocols.bgp.peer import PeerCounterNames
-
     while True:
         msg = self.outgoing_msg_list.pop_first() if self._protocol is not None else None
         if msg is None:
@@ -204,7 +235,7 @@ def _process_outgoing(self) -> None:  # type: ignore[no-untyped-def]
         batch = [msg]
         try:
             if _packable(msg):
-                batch = _coalesce(self, _take_run(self, msg))
+                batch = _hold_back_partial(self, _coalesce(self, _take_run(self, msg)))
                 send_packed(self, batch)
             elif isinstance(msg, OutgoingRoute):
                 self._send_outgoing_route(msg)
@@ -226,8 +257,6 @@ def _plain(peer: Any) -> bool:
     path has an empty AS_PATH, and the check deep-copies it each time: a tenth
     of a cold start) and a per-neighbor MED; ryu-kovn configures none of them.
     """
-    from ryu.lib.packet.bgp import RF_RTC_UC
-
     return not (
         peer.is_route_server_client
         or peer._neigh_conf.multi_exit_disc
@@ -236,9 +265,6 @@ def _plain(peer: Any) -> bool:
 
 
 def install(busy: Callable[[], bool] | None = None) -> None:
-    from ryu.lib.packet.bgp import BGP_ATTR_TYPE_AS_PATH
-    from ryu.services.protocols.bgp.model import OutgoingRoute
-    from ryu.services.protocols.bgp.peer import Peer
 
     global _busy
     if busy is not None:

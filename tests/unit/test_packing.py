@@ -71,6 +71,38 @@ def test_chunks_respect_the_message_size():
     assert len(chunks) == 3  # ~787 per message: far better than one per prefix
 
 
+@pytest.mark.parametrize("busy", [True, False])
+def test_a_part_filled_last_update_waits_for_more_only_while_more_is_coming(
+    busy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(peer_output, "_busy", lambda: busy)
+    run = [v4(i) for i in range(2000)]
+    later = v4(5000)
+    peer = queue_of(later)
+    sent = peer_output._hold_back_partial(peer, run)
+    full = sum(len(c) for c in peer_output._chunks(run)[:-1])
+    assert full == 1574  # two full UPDATEs of 787 /32s
+    if busy:
+        assert sent == run[:full]
+        queued = []
+        while (msg := peer.outgoing_msg_list.pop_first()) is not None:
+            queued.append(msg)
+        assert queued == [*run[full:], later]  # back at the head, in order
+    else:
+        assert sent == run
+        assert peer.outgoing_msg_list.pop_first() is later
+
+
+def test_less_than_one_update_is_sent_whole_even_while_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(peer_output, "_busy", lambda: True)
+    run = [v4(i) for i in range(100)]
+    peer = queue_of()
+    assert peer_output._hold_back_partial(peer, run) == run
+    assert peer.outgoing_msg_list.is_empty()
+
+
 def _roundtrip(update: BGPUpdate) -> BGPUpdate:
     wire = update.serialize()
     assert len(wire) <= peer_output.MAX_MESSAGE

@@ -398,7 +398,7 @@ v4_values = st.sampled_from([v for v in _edges if 0 <= v < 2**32]) | st.integers
 
 
 @SETTINGS
-@given(value=v4_values, allow_special=st.booleans(), min_v4=st.integers(0, 32))
+@given(value=v4_values, allow_special=st.booleans(), min_v4=st.integers(0, 40))
 def test_the_ipv4_host_fast_path_agrees_with_the_general_check(
     value: int, allow_special: bool, min_v4: int
 ) -> None:

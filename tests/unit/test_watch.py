@@ -324,6 +324,44 @@ def test_paginated_list_of_many_objects(api: KubeAPI, watch: Any) -> None:
     assert requests(api, "GET", PODS_PATH) == 5  # 50+50+50+50+30
 
 
+def test_the_first_list_is_delivered_page_by_page(api: KubeAPI, watch: Any) -> None:
+    """Routes start with the first page, not after the last (100k pods: 200 pages)."""
+    api.load([pod(f"ns-{i % 7}", f"p-{i}") for i in range(230)])
+    lists_at_first_call: list[int] = []
+
+    def note(key: str, old: Any, new: Any) -> None:
+        if not lists_at_first_call:
+            lists_at_first_call.append(requests(api, "GET", PODS_PATH))
+
+    run = watch(resources.PODS, page_size=50, on_change=note)
+    run.synced()
+    assert lists_at_first_call == [1]  # page one delivered before page two was asked for
+    assert len(run.calls) == 230 and {old for _, old, _ in run.calls} == {None}
+
+
+def test_an_object_delivered_early_then_gone_from_the_full_list_is_deleted(
+    api: KubeAPI, watch: Any
+) -> None:
+    """Page one is delivered; its continue token expires; the unpaginated list then
+    lacks an object page one had: that object is delivered as deleted."""
+    api.load([subnet(f"s{i}") for i in range(5)])
+    trimmed: list[str] = []
+
+    def trim_and_delete_after_the_first_page(raw: dict[str, Any]) -> Subnet:
+        trimmed.append(raw["metadata"]["name"])
+        if len(trimmed) == 2:
+            api.delete("Subnet", "s0", namespace=None)
+            api.compact()
+        return Subnet.from_raw(raw)
+
+    resource = dataclasses.replace(resources.SUBNETS, trim=trim_and_delete_after_the_first_page)
+    run = watch(resource, page_size=2)
+    run.synced()
+    s0 = [(old, new) for k, old, new in run.calls if k == "s0"]
+    assert [(old is None, new is None) for old, new in s0] == [(True, False), (False, True)]
+    assert set(run.watcher.cache) == {"s1", "s2", "s3", "s4"}
+
+
 # ------------------------------------------------------------------------------- resuming
 
 def test_dropped_stream_resumes_from_last_rv_without_relist(api: KubeAPI,
