@@ -15,6 +15,9 @@ for a Subnet, of the pods on that subnet, found through an index), diffs it
 against what that object wanted before, and calls the speaker with only the
 prefixes whose holder count crossed zero.  A relist that changes nothing
 therefore sends nothing, and the router sees no flap.
+
+Both tables hold an entry per pod, so they are stored compactly (a 100k-pod
+cluster is 100k of each): see ``_Wanted`` and ``_Holders``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,18 @@ from ryu_kovn.k8s.objects import IptablesEIP, Pod, Service, Subnet
 from ryu_kovn.prefixes import sort_key
 
 LOG = logging.getLogger(__name__)
+
+
+# What one source wants: its (prefix, policy) pairs, sorted and flattened into
+# one tuple, e.g. ("10.16.0.12/32", "cluster").  Nearly every source wants one
+# prefix, and this is one small tuple where a frozenset of Want is a 216-byte
+# set plus a Want and a copy of the source's ref per prefix (the ref is the
+# table's key already).  Sorted, so that equal decisions compare equal.
+_Wanted = tuple[str, ...]
+
+# Who holds a prefix: the one ref itself while there is one (nearly always),
+# a set of refs only while several sources want the prefix.
+_Holders = dict[str, str | set[str]]
 
 
 class RouteSink(Protocol):
@@ -87,13 +102,14 @@ class Reconciler:
         self._to_withdraw: set[str] = set()
         self._drain_scheduled = False
         self._lock = threading.Lock()
-        self._wants: dict[str, frozenset[policy.Want]] = {}
-        self._holders: dict[str, set[str]] = defaultdict(set)
+        self._wants: dict[str, _Wanted] = {}
+        self._holders: _Holders = {}
         self._subnets: dict[str, Subnet] = {}
-        self._pods: dict[str, Pod] = {}
-        # Subnet name -> keys of the pods with an address on it; kept for
-        # subnets not seen yet too, so a late Subnet reaches its pods.
-        self._pods_on: dict[str, set[str]] = defaultdict(set)
+        # Subnet name -> the pods with an address on it, by key; kept for
+        # subnets not seen yet too, so a late Subnet reaches its pods.  Only a
+        # Subnet change re-reads pods, so this index is the only pod table: a
+        # pod on no subnet has nothing a Subnet change could alter.
+        self._pods_on: dict[str, dict[str, Pod]] = {}
         self._warned: dict[str, tuple[str | None, str]] = {}
         self.counters = Counters()
 
@@ -111,8 +127,8 @@ class Reconciler:
             decision = policy.subnet_decision(new, self._ctx) if new else None
             self._apply(ref, decision, new, announce, withdraw)
             if _pod_relevant(old) != _pod_relevant(new):
-                for pod_key in tuple(self._pods_on.get(key, ())):
-                    self._decide_pod(self._pods[pod_key], announce, withdraw)
+                for pod in tuple(self._pods_on.get(key, {}).values()):
+                    self._decide_pod(pod, announce, withdraw)
             self._flush(announce, withdraw)
 
     @_timed
@@ -121,14 +137,16 @@ class Reconciler:
             announce, withdraw = set(), set()
             if old is not None:
                 for switch in _switches(old):
-                    self._pods_on[switch].discard(key)
+                    pods = self._pods_on.get(switch)
+                    if pods is not None:
+                        pods.pop(key, None)
+                        if not pods:
+                            del self._pods_on[switch]
             if new is None:
-                self._pods.pop(key, None)
                 self._apply(old.ref, None, old, announce, withdraw)  # type: ignore[union-attr]
             else:
-                self._pods[key] = new
                 for switch in _switches(new):
-                    self._pods_on[switch].add(key)
+                    self._pods_on.setdefault(switch, {})[key] = new
                 self._decide_pod(new, announce, withdraw)
             self._flush(announce, withdraw)
 
@@ -163,8 +181,8 @@ class Reconciler:
     ) -> None:
         """Replace what *ref* wants; collect prefixes whose holder count crossed zero."""
         self.counters.changes += 1
-        new = decision.wants if decision is not None else frozenset()
-        old = self._wants.get(ref, frozenset())
+        new = _compact(decision.wants) if decision is not None else ()
+        old = self._wants.get(ref, ())
         if decision is not None and decision.problem:
             self._warn(ref, getattr(obj, "resource_version", None), decision.problem)
         else:
@@ -175,25 +193,49 @@ class Reconciler:
             self._wants[ref] = new
         else:
             self._wants.pop(ref, None)
-        old_prefixes = {w.prefix for w in old}
-        new_prefixes = {w.prefix for w in new}
+        old_prefixes = set(old[::2])
+        new_prefixes = set(new[::2])
         for prefix in old_prefixes - new_prefixes:
-            holders = self._holders[prefix]
-            holders.discard(ref)
-            if not holders:
-                del self._holders[prefix]
+            if self._release(prefix, ref):
                 if prefix in announce:
                     announce.discard(prefix)
                 else:
                     withdraw.add(prefix)
         for prefix in new_prefixes - old_prefixes:
-            holders = self._holders[prefix]
-            if not holders:
+            if self._hold(prefix, ref):
                 if prefix in withdraw:
                     withdraw.discard(prefix)
                 else:
                     announce.add(prefix)
+
+    def _hold(self, prefix: str, ref: str) -> bool:
+        """Add *ref* to the holders of *prefix*; whether it is the first holder."""
+        holders = self._holders.get(prefix)
+        if holders is None:
+            self._holders[prefix] = ref
+            return True
+        if isinstance(holders, str):
+            if holders != ref:
+                self._holders[prefix] = {holders, ref}
+        else:
             holders.add(ref)
+        return False
+
+    def _release(self, prefix: str, ref: str) -> bool:
+        """Remove *ref* from the holders of *prefix*; whether none is left."""
+        holders = self._holders.get(prefix)
+        if isinstance(holders, set):
+            holders.discard(ref)
+            if len(holders) > 1:
+                return False
+            if holders:
+                # Back to the compact form once one holder is left.
+                self._holders[prefix] = next(iter(holders))
+                return False
+        elif holders is not None and holders != ref:
+            return False
+        self._holders.pop(prefix, None)
+        return True
 
     def _warn(self, ref: str, version: str | None, problem: str) -> None:
         # Once per object version: a bad object re-sent by a relist or a
@@ -256,8 +298,8 @@ class Reconciler:
         with self._lock:
             reasons: dict[str, list[dict[str, str]]] = defaultdict(list)
             for ref, wants in self._wants.items():
-                for want in wants:
-                    reasons[want.prefix].append({"source": ref, "policy": want.policy})
+                for prefix, why in zip(wants[::2], wants[1::2], strict=True):
+                    reasons[prefix].append({"source": ref, "policy": why})
             rows = [
                 {"prefix": prefix, "reasons": sorted(why, key=lambda r: r["source"])}
                 for prefix, why in reasons.items()
@@ -267,6 +309,15 @@ class Reconciler:
     def problems(self) -> dict[str, str]:
         with self._lock:
             return {ref: problem for ref, (_, problem) in self._warned.items()}
+
+
+def _compact(wants: frozenset[policy.Want]) -> _Wanted:
+    """*wants* as ``_Wanted``; ``Want.source`` is dropped, it is the ref the table is keyed by."""
+    if len(wants) == 1:  # nearly always: no set, no sort
+        (want,) = wants
+        return (want.prefix, want.policy)
+    pairs = sorted({(w.prefix, w.policy) for w in wants})
+    return tuple(item for pair in pairs for item in pair)
 
 
 def _switches(pod: Pod) -> set[str]:

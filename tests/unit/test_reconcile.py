@@ -226,3 +226,84 @@ def test_deferred_changes_are_merged_into_one_call_and_cancel_out(sink):
     (call,) = sink.take()
     assert call[0] == "announce" and len(call[1]) == 100  # p0 counted once, no withdraw
     assert not rec.pending()
+
+
+def test_a_prefix_held_by_three_sources_goes_only_with_the_last_in_any_order(rec, sink):
+    # The holders of a prefix are stored as one ref, or a set while there are
+    # several: every shrink and regrowth must keep the count right.
+    rec.on_subnet("net", None, subnet("net", "10.16.0.0/16", bgp=None))
+    pods = {n: pod(n, "10.16.0.7", "net", bgp="true") for n in "abc"}
+    for n, p in pods.items():
+        rec.on_pod(f"shop/{n}", None, p)
+    assert sink.take() == [("announce", ["10.16.0.7/32"])]
+    rec.on_pod("shop/b", pods["b"], None)
+    rec.on_pod("shop/a", pods["a"], None)
+    assert sink.take() == []
+    (row,) = rec.announcements()
+    assert row["reasons"] == [{"source": "Pod/shop/c", "policy": "cluster"}]
+    rec.on_pod("shop/c", pods["c"], None)
+    assert sink.take() == [("withdraw", ["10.16.0.7/32"])]
+    assert rec.wanted() == frozenset() and rec.announcements() == []
+
+    rec.on_pod("shop/a", None, pods["a"])
+    rec.on_pod("shop/b", None, pods["b"])  # one holder grows into two again
+    rec.on_pod("shop/a", pods["a"], None)
+    assert sink.take() == [("announce", ["10.16.0.7/32"])]
+    rec.on_pod("shop/b", pods["b"], None)
+    assert sink.take() == [("withdraw", ["10.16.0.7/32"])]
+
+
+def test_a_source_moving_off_a_shared_prefix_keeps_it_for_the_other(rec, sink):
+    rec.on_subnet("net", None, subnet("net", "10.16.0.0/16", bgp=None))
+    a = pod("a", "10.16.0.7", "net", bgp="true")
+    b = pod("b", "10.16.0.7", "net", bgp="true")
+    rec.on_pod("shop/a", None, a)
+    rec.on_pod("shop/b", None, b)
+    sink.take()
+    moved = pod("b", "10.16.0.8", "net", bgp="true", rv="2")
+    rec.on_pod("shop/b", b, moved)
+    assert sink.take() == [("announce", ["10.16.0.8/32"])]
+    rec.on_pod("shop/a", a, None)
+    assert sink.take() == [("withdraw", ["10.16.0.7/32"])]
+    assert rec.wanted() == {"10.16.0.8/32"}
+
+
+def test_an_unchanged_multi_prefix_decision_sends_nothing_whatever_its_order(rec, sink):
+    def service(ips: list[str], rv: str) -> Service:
+        return Service.from_raw({
+            "metadata": {"name": "api", "namespace": "shop", "resourceVersion": rv,
+                         "annotations": {"ovn.kubernetes.io/bgp": "true"}},
+            "spec": {"type": "ClusterIP", "clusterIP": ips[0], "clusterIPs": ips},
+        })  # fmt: skip
+
+    first = service(["fd00:10:96::a07", "10.96.12.7"], "1")
+    rec.on_service("shop/api", None, first)
+    assert sink.take() == [("announce", ["10.96.12.7/32", "fd00:10:96::a07/128"])]
+    again = service(["10.96.12.7", "fd00:10:96::a07"], "2")
+    rec.on_service("shop/api", first, again)
+    assert sink.take() == []
+    assert [r["prefix"] for r in rec.announcements()] == ["10.96.12.7/32", "fd00:10:96::a07/128"]
+    rec.on_service("shop/api", again, service(["10.96.12.7"], "3"))
+    assert sink.take() == [("withdraw", ["fd00:10:96::a07/128"])]
+
+
+def test_a_pod_that_moves_subnet_is_reached_only_by_its_new_subnet(rec, sink, monkeypatch):
+    rec.on_subnet("a", None, subnet("a", "10.1.0.0/16", bgp=None))
+    rec.on_subnet("b", None, subnet("b", "10.2.0.0/16", bgp=None))
+    on_a = pod("p", "10.1.0.5", "a")
+    on_b = pod("p", "10.2.0.5", "b", rv="2")
+    rec.on_pod("shop/p", None, on_a)
+    rec.on_pod("shop/p", on_a, on_b)
+    decided: list[str] = []
+    real = policy.pod_decision
+    monkeypatch.setattr(
+        policy, "pod_decision", lambda p, s, c: decided.append(p.resource_version) or real(p, s, c)
+    )
+    rec.on_subnet("a", subnet("a", "10.1.0.0/16", bgp=None), subnet("a", "10.1.0.0/16", rv="2"))
+    assert decided == [] and sink.take() == [("announce", ["10.1.0.0/16"])]
+    rec.on_subnet("b", subnet("b", "10.2.0.0/16", bgp=None), subnet("b", "10.2.0.0/16", rv="2"))
+    assert decided == ["2"] and sink.take() == [("announce", ["10.2.0.0/16", "10.2.0.5/32"])]
+    rec.on_pod("shop/p", on_b, None)
+    decided.clear()
+    rec.on_subnet("b", subnet("b", "10.2.0.0/16", rv="2"), subnet("b", "10.2.0.0/16", bgp=None))
+    assert decided == []
