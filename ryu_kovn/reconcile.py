@@ -287,6 +287,11 @@ class Reconciler:
         with self._lock:
             return bool(self._to_announce or self._to_withdraw)
 
+    def has_pending(self) -> bool:
+        """``pending`` without the lock, for a hint that must never wait: a drain
+        in progress (which holds the lock) counts as pending."""
+        return bool(self._to_announce or self._to_withdraw or self._lock.locked())
+
     # -- views ----------------------------------------------------------------
 
     def wanted(self) -> frozenset[str]:

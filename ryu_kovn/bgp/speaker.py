@@ -78,6 +78,10 @@ class Speaker:
         # Whether the wanted table is complete (the Kubernetes lists are in);
         # the app replaces it.  End-of-RIB waits for it.
         self.table_ready: Callable[[], bool] = lambda: True
+        # Whether more of the table is still to come (lists not complete,
+        # decisions not handed over yet), without waiting on any lock: the
+        # peers' send loops ask it to decide whether to fill an UPDATE further.
+        self.table_incomplete: Callable[[], bool] = lambda: False
         self._started_at = time.monotonic()
         self._ever_up: set[str] = set()
         self.end_of_rib_sent: dict[str, int] = {}
@@ -366,11 +370,16 @@ class Speaker:
         self._feed.apply(changes, withdraw)
 
     def busy(self) -> bool:
-        """Whether routes are still on their way into the tables or through Ryu's processor."""
+        """Whether more routes are on their way to the peers: the table is still
+        being built, or routes are going into Ryu's tables or through its processor."""
         if self._core is None:
             return False
         feeding = self._feed is not None and self._feed.busy
-        return feeding or not self._core._bgp_processor._dest_queue.is_empty()
+        return (
+            feeding
+            or not self._core._bgp_processor._dest_queue.is_empty()
+            or self.table_incomplete()
+        )
 
     def announced(self) -> frozenset[str]:
         return frozenset(self._announced)

@@ -9,7 +9,9 @@ single cost of a 100k-prefix cold start in the py-spy profile).
 Every route ryu-kovn originates carries the same attributes (ORIGIN IGP, an empty
 AS_PATH; the next hop is chosen per peer when the UPDATE is built), so they are
 built once per family and shared by every path, read-only.  Each path then costs
-its NLRI, its ``Path`` and the table's insert, as ``learn_path`` does it.
+its NLRI, its ``Path``, the table's insert and the destination's best-path step,
+run at once (``learn_path`` queues the destination for Ryu's processor, which
+runs the same step later: a queue round trip per prefix).
 
 The feed yields to the hub every ``YIELD_EVERY`` prefixes, so that Ryu's processor
 and the peers' send loops start on the first routes while the rest go in, and no
@@ -93,7 +95,6 @@ class TableFeed:
         # the unspecified next hop (Ryu replaces it per peer).
         self._kinds = {4: (Ipv4Path, IPAddrPrefix, "0.0.0.0"), 6: (Ipv6Path, IP6AddrPrefix, "::")}
         self._attributes = attributes
-        self._changed = core._signal_bus.dest_changed
         self._pause = pause
         self.busy = False
 
@@ -110,7 +111,6 @@ class TableFeed:
             6: (*self._kinds[6], by_family(RF_IPv6_UC)),
         }
         attributes = self._attributes
-        changed = self._changed
         count = 0
         self.busy = True
         # Only a bulk pauses the cycle collector: single changes never end one.
@@ -123,7 +123,9 @@ class TableFeed:
                     path = path_cls(None, nlri_cls(int(length), address), 1,
                                     pattrs=attributes, nexthop=unspecified,
                                     is_withdraw=withdraw)
-                    changed(table.insert(path))
+                    # Processed here rather than queued for Ryu's processor: the
+                    # same best-path step, without a queue round trip per prefix.
+                    table.insert(path).process()
                     count += 1
                     if count % YIELD_EVERY == 0:
                         self._pause()

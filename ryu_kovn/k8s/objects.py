@@ -124,7 +124,7 @@ class Pod(_Namespaced):
     @classmethod
     def from_raw(cls, raw: Any) -> Pod:
         meta, spec, status = _parts(raw)
-        ann = _annotations(raw)
+        ann = _dict(meta.get("annotations"))
         addresses = []
         for key, value in ann.items():
             if not (isinstance(key, str) and key.endswith(_IP_SUFFIX)) or not isinstance(

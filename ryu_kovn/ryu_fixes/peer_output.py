@@ -56,6 +56,7 @@ from ryu.lib.packet.bgp import (
 )
 from ryu.services.protocols.bgp.model import OutgoingRoute, SentRoute
 from ryu.services.protocols.bgp.peer import Peer, PeerCounterNames
+from ryu.services.protocols.bgp.signals.emit import BgpSignalBus
 
 LOG = logging.getLogger(__name__)
 _MARK = "_ryu_kovn_peer_output"
@@ -65,10 +66,12 @@ _MARK = "_ryu_kovn_peer_output"
 # a link-local second next hop) stays well under this reserve.
 MAX_MESSAGE = 4096
 RESERVED = 160
-# While routes are still going into the tables or through Ryu's processor, the
-# send loop waits up to this long for more before sending a part-filled UPDATE;
-# a single change finds the speaker idle and goes out at once.
-COALESCE_SECONDS = 0.02
+# While more routes are on their way (the table still being built, or routes going
+# through Ryu's tables), the send loop waits for more before sending a part-filled
+# UPDATE, until none has arrived for this long: the pages of a 100k-pod list come
+# every ~50 ms.  A single change finds the speaker idle and goes out at once.
+COALESCE_SECONDS = 0.1
+COALESCE_POLL_SECONDS = 0.002
 
 
 def _never_busy() -> bool:
@@ -126,7 +129,9 @@ def _coalesce(peer: Any, run: list[Any]) -> list[Any]:
         and peer.outgoing_msg_list.is_empty()
         and time.monotonic() < deadline
     ):
-        peer.pause(0)  # the feed and the processor run and queue more routes
+        # A short sleep, not a bare yield: no spinning while the table waits for
+        # the API server's next page, and not a wake-up per queued route either.
+        peer.pause(COALESCE_POLL_SECONDS)
         before = len(run)
         run = _take_run(peer, run[0], run)
         if len(run) > before:
@@ -158,31 +163,40 @@ def _hold_back_partial(peer: Any, run: list[Any]) -> list[Any]:
     return run[:cut]
 
 
-def _current(tables: Any, path: Any) -> bool:
-    """Whether an announcement still says what its destination holds now."""
-    dest = tables.get_global_table_by_route_family(path.route_family)._get_dest(path.nlri)
-    return dest is not None and dest.best_path is path
-
-
 def _record(peer: Any, routes: list[Any]) -> list[Any]:
-    """Ryu's per-path bookkeeping (Adj-RIB-Out, sent routes); the routes to send."""
-    table = peer._core_service.table_manager
+    """Ryu's per-path bookkeeping (Adj-RIB-Out, sent routes); the routes to send.
+
+    An announcement is dropped when its destination no longer holds it as best
+    path (withdrawn or replaced while queued: nothing to say).
+    """
+    tables = peer._core_service.table_manager
+    adj_rib_out = peer._adj_rib_out
+    bus = peer._signal_bus
+    # Ryu emits this for BMP; nothing else listens, and it costs per route.
+    announce_change = bool(bus._listeners.get(BgpSignalBus.BGP_ADJ_RIB_OUT_CHANGED))
     to_send = []
     # One time for the batch, shared: Ryu takes a struct_time per route (240
     # bytes each, kept as long as the route) when none is given.
     stamp = time.gmtime()
+    table = None
+    family = None
     for route in routes:
         path = route.path
-        if not path.is_withdraw and not _current(table, path):
-            continue  # withdrawn or replaced while queued: nothing to say
+        if path.route_family is not family:
+            family = path.route_family
+            table = tables.get_global_table_by_route_family(family)
+        dest = table._get_dest(path.nlri)
+        if not path.is_withdraw and (dest is None or dest.best_path is not path):
+            continue
         blocked, _ = peer._apply_out_filter(path)
         sent = SentRoute(path, peer, blocked, timestamp=stamp)
-        peer._adj_rib_out[path.nlri.formatted_nlri_str] = sent
-        peer._signal_bus.adj_rib_out_changed(peer, sent)
+        adj_rib_out[path.nlri.formatted_nlri_str] = sent
+        if announce_change:
+            bus.adj_rib_out_changed(peer, sent)
         if not blocked:
             to_send.append(route)
         if not path.is_withdraw:
-            table.remember_sent_route(sent)
+            dest.add_sent_route(sent)  # table.insert_sent_route, without a second lookup
     return to_send
 
 
