@@ -78,6 +78,7 @@ class RyuKovnApp(app_manager.RyuApp):
         self._by_address = {n.address: n for n in self.speaker.neighbors}
         self._stop_watching = threading.Event()  # green under ryu-manager
         self._stopped = hub.Event()
+        self._collector: object | None = None
         # ryu-manager's main greenlet; SIGTERM ends the process through it.
         self._main = greenlet.getcurrent()
         kwargs["wsgi"].register(RestController, {APP_KEY: self})
@@ -88,7 +89,8 @@ class RyuKovnApp(app_manager.RyuApp):
         self.speaker.start()
         for watcher in self.watchers:
             self.threads.append(hub.spawn(watcher.run, self._stop_watching))
-        self.threads.append(hub.spawn(self._collect_after_bulks))
+        # Not in self.threads: RyuApp.stop() joins those, and this one sleeps.
+        self._collector = hub.spawn(self._collect_after_bulks)
         # ryu-manager runs until every thread an app's start() returns has
         # ended; this one lives until stop(), whatever else is loaded.
         return hub.spawn(self._stopped.wait)
@@ -115,6 +117,9 @@ class RyuKovnApp(app_manager.RyuApp):
 
     def stop(self) -> None:
         self._stop_watching.set()
+        if self._collector is not None:
+            hub.kill(self._collector)
+            self._collector = None
         for watcher in self.watchers:
             watcher.interrupt()  # a quiet watch would otherwise wait for its next event
         self.speaker.stop()

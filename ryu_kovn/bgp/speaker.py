@@ -288,7 +288,7 @@ class Speaker:
         if not self.table_ready():
             LOG.warning("neighbor %s: deferral time over with the table incomplete; "
                         "sending End-of-RIB anyway", peer.ip_address)  # fmt: skip
-        while self.busy():
+        while self.routes_in_flight():  # not busy(): the table may stay incomplete
             hub.sleep(0.01)
         if peer.protocol is not protocol or not peer.in_established():
             return  # that session is gone; the next one sends its own
@@ -369,17 +369,17 @@ class Speaker:
             announced.update(changes)
         self._feed.apply(changes, withdraw)
 
-    def busy(self) -> bool:
-        """Whether more routes are on their way to the peers: the table is still
-        being built, or routes are going into Ryu's tables or through its processor."""
+    def routes_in_flight(self) -> bool:
+        """Whether routes are going into Ryu's tables or through its processor."""
         if self._core is None:
             return False
         feeding = self._feed is not None and self._feed.busy
-        return (
-            feeding
-            or not self._core._bgp_processor._dest_queue.is_empty()
-            or self.table_incomplete()
-        )
+        return feeding or not self._core._bgp_processor._dest_queue.is_empty()
+
+    def busy(self) -> bool:
+        """Whether more routes are on their way to the peers: in flight, or the
+        table still being built (the send loops then fill UPDATEs further)."""
+        return self.routes_in_flight() or self.table_incomplete()
 
     def announced(self) -> frozenset[str]:
         return frozenset(self._announced)

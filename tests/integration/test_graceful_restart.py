@@ -76,3 +76,20 @@ def test_bird_keeps_wanted_routes_across_a_restart(lab, workdir, how):
     wait_for(kept_present, timeout=40, interval=0.05, message="BIRD never converged")
     router.wait_established(side.speaker_v4, timeout=10)
     assert missing == [], f"BIRD lost still-wanted routes during the restart: {missing}"
+
+
+def test_end_of_rib_goes_out_after_the_deferral_time_when_the_api_stays_down(lab, workdir):
+    """A restart with the API server unreachable: the table never completes, so End-of-RIB
+    waits for the deferral time (not for ever, nor for the router's restart timer), and
+    the helper then drops the stale routes nothing re-announced."""
+    side, router, api, spk = _setup(lab, workdir, "gobgp")
+    assert spk.stop() == 0
+    api.stop()
+    spk.options["graceful_restart_deferral_time"] = "3s"
+    spk.start()
+    router.wait_established(side.speaker_v4, timeout=40)
+    # The helper's restart timer is 60 s: only End-of-RIB empties the table sooner.
+    router.wait_rib(lambda r: not r, "ipv4", timeout=20)
+    log = spk.log_text()
+    assert "deferral time over with the table incomplete" in log
+    assert "End-of-RIB queued for ipv4" in log
