@@ -138,7 +138,8 @@ class Pod(_Namespaced):
             namespace=_shared(meta.get("namespace")) or "",
             name=_str(meta.get("name")) or "",
             bgp=_shared(ann.get(BGP_ANNOTATION)),
-            addresses=tuple(sorted(addresses, key=lambda a: a.provider)),
+            addresses=tuple(addresses) if len(addresses) < 2 else tuple(
+                sorted(addresses, key=lambda a: a.provider)),
             node_name=_shared(spec.get("nodeName")),
             host_network=spec.get("hostNetwork") is True,
             restart_policy=_shared(spec.get("restartPolicy")),

@@ -105,6 +105,31 @@ def _excerpt(data: bytes | str) -> str:
     return repr(text if len(text) <= _EXCERPT else text[:_EXCERPT] + "...")
 
 
+class _Prefetch:
+    """One call run in a thread of its own (a greenthread under ryu-manager): its
+    result, or its exception raised again, when asked for."""
+
+    def __init__(self, call: Callable[[dict[str, Any]], Any], query: dict[str, Any]) -> None:
+        self._call = call
+        self._query = dict(query)
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="list-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call(self._query)
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def _same_apart_from_rv(old: Any, new: Any) -> bool:
     """Whether two trimmed objects are equal once their resource versions are ignored.
 
@@ -315,10 +340,11 @@ class Watcher:
     def _fetch_list(self) -> tuple[dict[str, Any], str]:
         """Every object (trimmed, by key) and the list's resourceVersion, page by page.
 
-        Each page is trimmed as it arrives, so at most one page of raw JSON is alive at a
-        time. A continue token that expired between pages (410: the list took longer than
-        the server keeps history) falls back to one unpaginated list, as client-go does:
-        a consistent snapshot is needed, and paging again could expire again.
+        Each page is trimmed as it arrives, so at most two pages of raw JSON are alive at a
+        time (the next one is fetched meanwhile). A continue token that expired between
+        pages (410: the list took longer than the server keeps history) falls back to one
+        unpaginated list, as client-go does: a consistent snapshot is needed, and paging
+        again could expire again.
         """
         fresh: dict[str, Any] = {}
         trim = self.resource.trim
@@ -327,11 +353,12 @@ class Watcher:
         # by page: routes start while the later pages are still coming.  Changes and
         # disappearances wait for the complete list (_sync), as on every relist.
         early = not self.synced_event.is_set()
+        ahead: _Prefetch | None = None  # the next page, requested before this one is read
         while True:
             if self._stop.is_set():
                 raise _Failure("stopped while listing")  # run() returns on stop
             try:
-                page = self._list_page(query)
+                page = ahead.result() if ahead is not None else self._list_page(query)
             except _Gone:
                 if "continue" not in query:
                     raise
@@ -339,23 +366,29 @@ class Watcher:
                               "without pagination", self.resource)
                 fresh.clear()
                 query = {}
+                ahead = None
                 continue
             items = page.get("items")
             meta = page.get("metadata")
             if not isinstance(items, list) or not isinstance(meta, dict):
                 raise _Failure(f"list answered a document of unexpected shape "
                                f"(keys {sorted(page)[:8]})")
+            token = meta.get("continue")
+            if token:
+                # The server prepares the next page while this one is trimmed and
+                # delivered: 200 round trips for 100k pods, otherwise waited out one by one.
+                query = {"limit": self.page_size, "continue": token}
+                ahead = _Prefetch(self._list_page, query)
             page_objects = [(object_key(raw), trim(raw)) for raw in items if isinstance(raw, dict)]
+            del page, items
             fresh.update(page_objects)
             if early:
                 self._deliver_new(page_objects)
-            token = meta.get("continue")
             if not token:
                 rv = meta.get("resourceVersion")
                 if not isinstance(rv, str) or not rv:
                     raise _Failure("list answered without a resourceVersion")
                 return fresh, rv
-            query = {"limit": self.page_size, "continue": token}
 
     def _deliver_new(self, objects: list[tuple[str, Any]]) -> None:
         cache = self._cache

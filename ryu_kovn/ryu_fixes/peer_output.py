@@ -294,7 +294,12 @@ def install(busy: Callable[[], bool] | None = None) -> None:
             return None
         as_path = path.get_pattr(BGP_ATTR_TYPE_AS_PATH)
         if _plain(self) and (as_path is None or as_path.get_as_path_len() == 0):
-            self.enque_outgoing_msg(OutgoingRoute(path))
+            # enque_outgoing_msg, without waking the send loop again while its
+            # event is still set (Ryu's Event.set makes a new eventlet Event each time).
+            self.outgoing_msg_list.append(OutgoingRoute(path))
+            if not self.outgoing_msg_event.is_set():
+                self.outgoing_msg_event.set()
+            self.messages_queued += 1
             return None
         return communicate_path(self, path)
 
