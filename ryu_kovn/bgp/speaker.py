@@ -101,6 +101,7 @@ class Speaker:
             graceful_restart,
             listeners,
             next_hop,
+            outgoing_queue,
             peer_output,
             rtconf_limits,
             withdraw_order,
@@ -113,6 +114,7 @@ class Speaker:
         rtconf_limits.install()
         bgp_sockets.install(ttl=self.settings.ebgp_multihop)
         next_hop.install(self._next_hop_for)
+        outgoing_queue.install()
         peer_output.install(busy=self.busy)
         listeners.install()
         graceful_restart.install(self._graceful_restart_capability)

@@ -25,6 +25,8 @@ hook imports :mod:`.eventlet_wsgi` in every interpreter of the environment.
 - :mod:`.peer_output`: one UPDATE per prefix; routes learned from one peer
   passed on to the others (transit); IPv4/IPv6 unicast paths sent to peers
   that did not negotiate the family; one failed UPDATE kills the peer for good.
+- :mod:`.outgoing_queue`: each peer's outgoing queue is a list linked through
+  attributes set by name on every message, 6% of a 100k-prefix cold start.
 - :mod:`.withdraw_order`: a withdrawal queued right after the announcement of
   the same path (before processing) was lost, leaving the route announced.
 - :mod:`.rtconf_limits`: hold time < 10 s and connect retry < 10 s are refused,
