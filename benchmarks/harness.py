@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -33,7 +32,7 @@ for _p in (ROOT / "tests" / "integration", ROOT / "tests"):
         sys.path.insert(0, str(_p))
 
 import bench_tools as tools  # noqa: E402
-from netlab import Netns, wait_for  # noqa: E402
+from netlab import Netns, stop_group, wait_for  # noqa: E402
 from routers import GOBGP_SENTINELS, GoBGPRouter  # noqa: E402
 
 AGENT = HERE / "gobgp_agent.py"
@@ -172,14 +171,7 @@ class Agent:
                 self._cond.wait(min(left, 0.5))
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        stop_group(self.proc)
         self._thread.join(timeout=5)
         self._stderr.close()
 
@@ -499,14 +491,7 @@ class Anchor:
         return self.proc.pid if self.proc is not None else None
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        stop_group(self.proc, timeout=10)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -14,6 +14,7 @@ touching the labs of a concurrent test run on the same machine.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ipaddress
 import json
 import logging
@@ -130,6 +131,21 @@ def ensure_never(
         if time.monotonic() >= deadline:
             return
         time.sleep(interval)
+
+
+def stop_group(proc: subprocess.Popen[Any] | None, sig: int = signal.SIGTERM,
+               timeout: float = 5.0) -> None:
+    """Signal the process group *proc* leads, wait, and SIGKILL it if it is still there."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
 
 
 def _pid_alive(pid: int) -> bool:

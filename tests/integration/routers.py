@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import signal
 import subprocess
@@ -40,9 +39,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 try:  # importable both as a package module and from pytest's rootdir-less sys.path
-    from .netlab import CommandError, Netns, wait_for
+    from .netlab import CommandError, Netns, stop_group, wait_for
 except ImportError:
-    from netlab import CommandError, Netns, wait_for  # type: ignore[no-redef]
+    from netlab import CommandError, Netns, stop_group, wait_for  # type: ignore[no-redef]
 
 log = logging.getLogger(__name__)
 
@@ -154,16 +153,7 @@ class Router(ABC):
             )
 
     def _reap(self, sig: signal.Signals, timeout: float = 10.0) -> None:
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        stop_group(self.proc, sig, timeout)
         if self._logfile is not None:
             self._logfile.close()
             self._logfile = None
@@ -653,15 +643,7 @@ class RibMonitor:
         wait_for(toggle, 10, interval=0.0, message="gobgp monitor stream never became live")
 
     def _stop(self) -> None:
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        stop_group(self._proc)
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._stderr.close()
