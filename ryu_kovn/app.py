@@ -69,11 +69,8 @@ class RyuKovnApp(app_manager.RyuApp):
             defer=hub.spawn,
         )
         self.watchers = wiring.watchers(self.settings, api, self.reconciler)
-        self.speaker.table_ready = lambda: (
-            all(w.synced for w in self.watchers) and not self.reconciler.pending()
-        )
         self.speaker.table_incomplete = lambda: (
-            not all(w.synced for w in self.watchers) or self.reconciler.has_pending()
+            not all(w.synced for w in self.watchers) or self.reconciler.pending()
         )
         self._by_address = {n.address: n for n in self.speaker.neighbors}
         self._stop_watching = threading.Event()  # green under ryu-manager

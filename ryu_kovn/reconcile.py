@@ -283,13 +283,8 @@ class Reconciler:
             LOG.info("announced %d: %s", len(announce), _summary(announce))
 
     def pending(self) -> bool:
-        """Whether changes are decided but not yet handed to the speaker."""
-        with self._lock:
-            return bool(self._to_announce or self._to_withdraw)
-
-    def has_pending(self) -> bool:
-        """``pending`` without the lock, for a hint that must never wait: a drain
-        in progress (which holds the lock) counts as pending."""
+        """Whether changes are decided but not yet handed to the speaker; a drain in
+        progress counts.  Never waits on the lock: the peers' send loops ask it."""
         return bool(self._to_announce or self._to_withdraw or self._lock.locked())
 
     # -- views ----------------------------------------------------------------

@@ -75,12 +75,9 @@ class Speaker:
         self._core = None
         self._feed: TableFeed | None = None
         self._watcher = None
-        # Whether the wanted table is complete (the Kubernetes lists are in);
-        # the app replaces it.  End-of-RIB waits for it.
-        self.table_ready: Callable[[], bool] = lambda: True
-        # Whether more of the table is still to come (lists not complete,
-        # decisions not handed over yet), without waiting on any lock: the
-        # peers' send loops ask it to decide whether to fill an UPDATE further.
+        # Whether more of the wanted table is still to come (lists not complete,
+        # decisions not handed over yet); the app replaces it.  End-of-RIB waits
+        # for it, and the peers' send loops ask it whether to fill an UPDATE further.
         self.table_incomplete: Callable[[], bool] = lambda: False
         self._started_at = time.monotonic()
         self._ever_up: set[str] = set()
@@ -285,9 +282,9 @@ class Speaker:
         )
 
         deadline = self._started_at + self.settings.graceful_restart_deferral_time
-        while not self.table_ready() and time.monotonic() < deadline:
+        while self.table_incomplete() and time.monotonic() < deadline:
             hub.sleep(0.05)
-        if not self.table_ready():
+        if self.table_incomplete():
             LOG.warning("neighbor %s: deferral time over with the table incomplete; "
                         "sending End-of-RIB anyway", peer.ip_address)  # fmt: skip
         while self.routes_in_flight():  # not busy(): the table may stay incomplete

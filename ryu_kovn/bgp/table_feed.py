@@ -51,10 +51,8 @@ class SharedAttributes(OrderedDict):  # type: ignore[type-arg]
         return self
 
     def _refuse(self, *_: Any, **__: Any) -> Any:
-        if getattr(self, "_frozen", False):
-            raise TypeError("the attributes of ryu-kovn's routes are shared: copy "
-                            "them into a new OrderedDict to change one route")  # fmt: skip
-        raise AssertionError("unreachable")
+        raise TypeError("the attributes of ryu-kovn's routes are shared: copy "
+                        "them into a new OrderedDict to change one route")  # fmt: skip
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if getattr(self, "_frozen", False):
